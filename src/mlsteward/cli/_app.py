@@ -1,0 +1,109 @@
+"""The root ``steward`` command: global options, command groups, error handling."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from mlsteward._version import __version__
+from mlsteward.cli import _audit, _config, _db, _projects
+from mlsteward.cli._common import STATE, console, err_console
+from mlsteward.core import StewardError
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="steward",
+    help="Steward: the whole ML model lifecycle in one system, with one history.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"steward {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    uri: str | None = typer.Option(
+        None, "--uri", help="Metadata store URI (default: STEWARD_URI or .steward/steward.db)."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    STATE.uri = uri
+    STATE.debug = debug
+
+
+@app.command("init")
+def init() -> None:
+    """Create the store (metadata database and artifact directory) if it does not exist."""
+    client = STATE.client()
+    state = client.store.schema()
+    console.print(
+        f"Store ready: {client.store.display_uri} (schema {state.current}); "
+        f"artifacts: {client.store.artifacts.uri}"
+    )
+
+
+@app.command("demo")
+def demo(
+    directory: Path = typer.Option(
+        Path("steward-demo"), "--dir", help="Where the demo's fresh store goes (recreated)."
+    ),
+) -> None:
+    """Run the lifecycle on bundled real data in a fresh store."""
+    from mlsteward.demo import run_demo
+
+    run_demo(directory, console)
+
+
+app.add_typer(_projects.app, name="projects")
+app.add_typer(_audit.app, name="audit")
+app.add_typer(_db.app, name="db")
+app.add_typer(_config.app, name="config")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv``; return the exit code instead of exiting."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        app(args=args, prog_name="steward", standalone_mode=False)
+        return 0
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        err_console.print("Aborted.")
+        return 130
+    except StewardError as exc:
+        if STATE.debug:
+            err_console.print(traceback.format_exc(), markup=False)
+        err_console.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        return 130
+    except Exception as exc:
+        # usage errors (bad option, missing argument) from Typer's parser
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show(file=sys.stderr)
+            return code
+        raise
+    finally:
+        STATE.reset()
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(run())

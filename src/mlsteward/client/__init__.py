@@ -1,0 +1,5 @@
+"""The Python SDK."""
+
+from mlsteward.client._client import Client, connect
+
+__all__ = ["Client", "connect"]
