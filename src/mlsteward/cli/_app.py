@@ -72,6 +72,7 @@ app.add_typer(_projects.app, name="projects")
 app.add_typer(_audit.app, name="audit")
 app.add_typer(_db.app, name="db")
 app.add_typer(_config.app, name="config")
+# stage command groups: each lifecycle stage adds its add_typer line below
 
 
 def run(argv: list[str] | None = None) -> int:

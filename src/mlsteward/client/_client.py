@@ -66,6 +66,9 @@ class Client:
         with self.store.reader() as session:
             return verify_chain(session)
 
+    # -- stage APIs: each lifecycle stage adds its property or methods below -----------
+    # (keep each addition small: a property returning the stage's API object)
+
     # -- lifecycle --------------------------------------------------------------------
     def close(self) -> None:
         self.store.close()
