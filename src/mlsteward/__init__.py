@@ -6,6 +6,7 @@ True
 """
 
 from mlsteward._version import __version__
+from mlsteward.charter import Charter
 from mlsteward.client import Client, connect
 from mlsteward.core import (
     AlreadyExists,
@@ -24,6 +25,7 @@ from mlsteward.core import (
 
 __all__ = [
     "AlreadyExists",
+    "Charter",
     "Client",
     "ConfigError",
     "Conflict",

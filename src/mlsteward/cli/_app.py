@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 
 from mlsteward._version import __version__
-from mlsteward.cli import _audit, _config, _db, _projects
+from mlsteward.cli import _audit, _charter, _config, _data, _db, _projects, _runs, _tune
 from mlsteward.cli._common import STATE, console, err_console
-from mlsteward.core import StewardError
+from mlsteward.core import StewardError, load_config
 
 __all__ = ["app", "main", "run"]
 
@@ -73,21 +73,35 @@ app.add_typer(_audit.app, name="audit")
 app.add_typer(_db.app, name="db")
 app.add_typer(_config.app, name="config")
 # stage command groups: each lifecycle stage adds its add_typer line below
+app.add_typer(_charter.app, name="charter")
+app.add_typer(_data.app, name="data")
+app.add_typer(_runs.app, name="runs")
+app.add_typer(_runs.experiments_app, name="experiments")
+app.command("tune")(_tune.tune)
+
+
+def _debug_setting() -> bool:
+    """STEWARD_DEBUG or ``debug`` in steward.toml (``--debug`` is read by the root callback)."""
+    try:
+        return load_config().debug
+    except StewardError:
+        return False
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv``; return the exit code instead of exiting."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=args, prog_name="steward", standalone_mode=False)
-        return 0
+        code = app(args=args, prog_name="steward", standalone_mode=False)
+        # without standalone mode, click returns (not raises) the code of a typer.Exit
+        return code if isinstance(code, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
         err_console.print("Aborted.")
         return 130
     except StewardError as exc:
-        if STATE.debug:
+        if STATE.debug or _debug_setting():
             err_console.print(traceback.format_exc(), markup=False)
         err_console.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
         return exc.exit_code

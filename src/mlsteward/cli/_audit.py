@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mlsteward.cli._common import STATE, console, err_console, print_json
@@ -62,13 +63,13 @@ def log(
         console.print("No audit events match.")
         return
     table = Table("#", "time (UTC)", "actor", "action", "entity", "hash")
-    for e in events:
+    for e in events:  # user text is shown as is, never read as rich markup
         table.add_row(
             str(e.seq),
             e.time.strftime("%Y-%m-%d %H:%M:%S"),
-            e.actor,
-            e.action,
-            f"{e.entity_kind}:{e.entity_id}",
+            escape(e.actor),
+            escape(e.action),
+            escape(f"{e.entity_kind}:{e.entity_id}"),
             e.hash[:12],
         )
     console.print(table)
@@ -85,7 +86,7 @@ def verify(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     else:
         err_console.print(
             f"[red]Audit chain broken[/red] at event #{result.first_bad_seq} "
-            f"after {result.count} good events: {result.reason}"
+            f"after {result.count} good events: {escape(result.reason or '')}"
         )
     if not result.ok:
         raise typer.Exit(8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mlsteward.cli._common import STATE, console, print_json
@@ -35,9 +36,12 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
         console.print("No projects yet. Create one with: steward projects create NAME")
         return
     table = Table("name", "description", "created", "by")
-    for p in projects:
+    for p in projects:  # user text is shown as is, never read as rich markup
         table.add_row(
-            p.name, p.description, p.created_at.strftime("%Y-%m-%d %H:%M:%S"), p.created_by
+            escape(p.name),
+            escape(p.description),
+            p.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            escape(p.created_by),
         )
     console.print(table)
 
@@ -53,4 +57,4 @@ def show(
         print_json(project.to_dict())
         return
     for key, value in project.to_dict().items():
-        console.print(f"[bold]{key}[/bold]: {value}")
+        console.print(f"[bold]{key}[/bold]: {escape(str(value))}")

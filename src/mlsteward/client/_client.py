@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from mlsteward import tracking
+from mlsteward.charter import Charters
 from mlsteward.core import AuditEvent, AuditVerification, Config, Project, load_config
+from mlsteward.data import Datasets
 from mlsteward.projects import create_project, get_project, list_projects
 from mlsteward.store import Store, open_store, query_events, verify_chain
+from mlsteward.tracking import ActiveRun, Experiments, Run, Runs, Trial, TuningResult
 
 __all__ = ["Client", "connect"]
 
@@ -68,6 +73,75 @@ class Client:
 
     # -- stage APIs: each lifecycle stage adds its property or methods below -----------
     # (keep each addition small: a property returning the stage's API object)
+    @property
+    def charters(self) -> Charters:
+        """Charters: versioned problem definitions and their gates (``st.charters.apply``)."""
+        return Charters(self.store)
+
+    @property
+    def datasets(self) -> Datasets:
+        """Dataset versions: register, resolve, check, split, lineage (``st.datasets``)."""
+        return Datasets(self.store)
+
+    @property
+    def runs(self) -> Runs:
+        """Runs: get, compare, metric history and export (``st.runs.compare([...])``)."""
+        return Runs(self.store)
+
+    @property
+    def experiments(self) -> Experiments:
+        """Experiments of a project (created on first use by ``start_run``)."""
+        return Experiments(self.store)
+
+    def start_run(
+        self,
+        project: str,
+        experiment: str = "default",
+        *,
+        name: str | None = None,
+        parent: ActiveRun | Run | str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> ActiveRun:
+        """Start a tracked run: ``with st.start_run("acs", experiment="hgb") as run: ...``."""
+        return tracking.start_run(
+            self.store, project, experiment, name=name, parent=parent, tags=tags
+        )
+
+    def search_runs(
+        self,
+        project: str,
+        filter: str | None = None,
+        *,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 100,
+        experiment: str | Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Runs matching a filter such as ``"metrics.roc_auc > 0.8 and params.depth = '5'"``."""
+        return tracking.search_runs(
+            self.store,
+            project,
+            filter,
+            order_by=order_by,
+            max_results=max_results,
+            experiment=experiment,
+        )
+
+    def tune(
+        self,
+        project: str,
+        objective: Callable[[Trial], float],
+        search_space: Mapping[str, Any],
+        **options: Any,
+    ) -> TuningResult:
+        """Tune with Optuna, the study stored in this store (see :func:`tracking.tune`)."""
+        return tracking.tune(self.store, project, objective, search_space, **options)
+
+    def autolog(
+        self, project: str | None = None, experiment: str = "autolog", **options: Any
+    ) -> None:
+        """Log every outermost scikit-learn / LightGBM / XGBoost ``fit`` to ``project``;
+        ``st.autolog(disable=True)`` turns it off (see :func:`tracking.autolog`)."""
+        tracking.autolog(self.store, project, experiment, **options)
 
     # -- lifecycle --------------------------------------------------------------------
     def close(self) -> None:

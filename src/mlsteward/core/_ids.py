@@ -8,7 +8,7 @@ import time
 
 __all__ = ["NAME_PATTERN", "new_id", "validate_name"]
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")  # \Z: no trailing newline
 _NAME_RULE = (
     "1 to 63 characters: lowercase letters, digits, '-', '_' or '.', "
     "starting with a letter or a digit"

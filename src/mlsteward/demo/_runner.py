@@ -17,6 +17,8 @@ from rich.console import Console
 
 import mlsteward as ms
 from mlsteward.core import InvalidInput
+from mlsteward.demo._charter import step_charter
+from mlsteward.demo._data import step_check, step_register, step_split
 
 __all__ = ["STEPS", "DemoContext", "DemoStep", "run_demo"]
 
@@ -65,7 +67,11 @@ def _step_load(ctx: DemoContext) -> str:
 
 STEPS: list[DemoStep] = [
     DemoStep("Create the project", _step_project),
+    DemoStep("Apply the charter", step_charter),
     DemoStep("Load the bundled data", _step_load),
+    DemoStep("Register the data", step_register),
+    DemoStep("Check the data", step_check),
+    DemoStep("Split the training data", step_split),
 ]
 
 

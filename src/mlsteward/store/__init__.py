@@ -18,7 +18,14 @@ from mlsteward.store._migrate import (
     schema_state,
     upgrade,
 )
-from mlsteward.store._store import Store, Transaction, open_store, store_home, upgrade_store
+from mlsteward.store._store import (
+    Store,
+    Transaction,
+    open_store,
+    read_schema_state,
+    store_home,
+    upgrade_store,
+)
 
 __all__ = [
     "GENESIS_HASH",
@@ -37,6 +44,7 @@ __all__ = [
     "open_artifact_store",
     "open_store",
     "query_events",
+    "read_schema_state",
     "schema_state",
     "sqlite_path",
     "store_home",

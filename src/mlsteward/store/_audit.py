@@ -250,12 +250,33 @@ def verify_chain(session: Session) -> AuditVerification:
         count += 1
     head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one_or_none()
     head_seq, head_hash = (0, GENESIS_HASH) if head is None else (head.seq, head.hash)
-    if head_seq != count or head_hash != prev:
+    if head_seq < count:
+        # rows after the newest event Steward wrote: the first of them is the bad one
+        extra = session.execute(
+            select(AuditEventRow).where(AuditEventRow.seq == head_seq + 1)
+        ).scalar_one()
+        return AuditVerification(
+            False,
+            head_seq,
+            extra.seq,
+            f"{_describe(extra)} comes after the newest event the head records "
+            f"(#{head_seq}): events were inserted at the end of the chain, or the head "
+            "was edited.",
+        )
+    if head_seq > count:
         return AuditVerification(
             False,
             count,
-            count + 1 if head_seq > count else head_seq,
+            count + 1,
             f"The chain ends at event #{count} but the head records event #{head_seq}: "
             "the newest events were deleted, or the head was edited.",
+        )
+    if head_hash != prev:
+        return AuditVerification(
+            False,
+            max(count - 1, 0),
+            count,
+            f"Event #{count}, the newest, does not have the hash the head records: it was "
+            "rewritten (hash recomputed), or the head was edited.",
         )
     return AuditVerification(True, count)

@@ -27,7 +27,14 @@ from mlsteward.store._engine import WRITE_OPTION, make_engine, sqlite_path
 from mlsteward.store._migrate import SchemaState, ensure_schema, schema_state, upgrade
 from mlsteward.store.metadata import SqlProjectRepository
 
-__all__ = ["Store", "Transaction", "open_store", "store_home", "upgrade_store"]
+__all__ = [
+    "Store",
+    "Transaction",
+    "open_store",
+    "read_schema_state",
+    "store_home",
+    "upgrade_store",
+]
 
 
 def _redact(uri: str) -> str:
@@ -159,7 +166,7 @@ def open_store(
     db_file = sqlite_path(config.uri)
     if db_file is not None and not create and not db_file.exists():
         raise StoreUnavailable(
-            f"No Steward store at {config.uri}. Create one with: steward init --uri {config.uri}"
+            f"No Steward store at {config.uri}. Create one with: steward --uri {config.uri} init"
         )
     engine = make_engine(config.uri)
     _check_reachable(engine, config.uri)
@@ -171,6 +178,17 @@ def open_store(
         engine.dispose()
         raise
     return Store(config.uri, engine, artifact_store, config.actor)
+
+
+def read_schema_state(uri: str) -> SchemaState:
+    """The schema revision of the database at ``uri``, read without migrating it."""
+    engine = make_engine(uri)
+    try:
+        _check_reachable(engine, uri)
+        with engine.connect() as connection:
+            return schema_state(connection)
+    finally:
+        engine.dispose()
 
 
 def upgrade_store(uri: str, revision: str = "head") -> tuple[SchemaState, SchemaState]:

@@ -1,0 +1,209 @@
+"""steward runs list|show|compare|history|export|end, steward experiments list"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mlsteward.cli._common import STATE, console, print_json
+from mlsteward.tracking import Run
+
+app = typer.Typer(
+    help="Tracked runs: list (with filters), show, compare, metric history, export.",
+    no_args_is_help=True,
+)
+experiments_app = typer.Typer(help="Experiments of a project.", no_args_is_help=True)
+
+_PROJECT = typer.Option(..., "--project", "-p", help="Project name.")
+_RUN = typer.Argument(..., help="Run id, or a unique id prefix of at least 6 characters.")
+_JSON = typer.Option(False, "--json", help="Print JSON.")
+_STATUS_STYLE = {"finished": "green", "failed": "red", "killed": "yellow", "running": "cyan"}
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.6g}"
+
+
+def _status(run: Run) -> str:
+    return f"[{_STATUS_STYLE.get(run.status, 'white')}]{run.status}[/]"
+
+
+@app.command("list")
+def list_(
+    project: str = _PROJECT,
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only this one."),
+    filter: str | None = typer.Option(
+        None,
+        "--filter",
+        "-f",
+        help="e.g. \"metrics.roc_auc > 0.8 and params.max_depth = '5'\" (docs/tracking.md).",
+    ),
+    order_by: list[str] = typer.Option(
+        [], "--order-by", "-o", help="e.g. 'metrics.roc_auc DESC' (repeatable)."
+    ),
+    max_results: int = typer.Option(50, "--max", help="At most this many runs."),
+    metric: list[str] = typer.Option(
+        [], "--metric", "-m", help="Metric columns to show (default: up to 4)."
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """List runs of a project, newest first (or as ordered)."""
+    runs = STATE.client().search_runs(
+        project, filter, order_by=order_by, max_results=max_results, experiment=experiment
+    )
+    if as_json:
+        print_json([r.to_dict() for r in runs])
+        return
+    if not runs:
+        console.print("No runs match." if filter else f"No runs in project {project!r} yet.")
+        return
+    keys = metric or sorted({k for r in runs for k in r.metrics})[:4]
+    table = Table("id", "name", "experiment", "status", "started", *keys)
+    for run in runs:
+        table.add_row(
+            run.id[:12],
+            escape(run.name),
+            escape(run.experiment),
+            _status(run),
+            run.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+            *(_number(run.metrics.get(k)) for k in keys),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(run: str = _RUN, as_json: bool = _JSON) -> None:
+    """Show a run: status, code version, params, latest metrics, tags, artifacts, inputs."""
+    found = STATE.client().runs.get(run)
+    if as_json:
+        print_json(found.to_dict())
+        return
+    console.print(f"[bold]{escape(found.name)}[/bold] {found.id} {_status(found)}")
+    duration = found.duration_seconds
+    facts = [
+        ("project / experiment", f"{found.project} / {found.experiment}"),
+        ("started", found.start_time.isoformat(timespec="seconds")),
+        ("duration", "-" if duration is None else f"{duration:.1f} s"),
+        ("parent", found.parent_id or "-"),
+        ("by", found.created_by),
+        (
+            "code",
+            f"{found.git_commit or 'no git commit'}"
+            + (" (dirty)" if found.git_dirty else "")
+            + f" {found.source or ''}",
+        ),
+        ("python", f"{found.python_version} on {found.platform}"),
+    ]
+    for key, value in facts:
+        console.print(f"  [bold]{key}[/bold]: {escape(str(value))}")
+    for title, mapping in (("params", found.params), ("tags", found.tags)):
+        if mapping:
+            console.print(f"[bold]{title}[/bold]")
+            for key, value in mapping.items():
+                console.print(f"  {escape(key)} = {escape(value)}")
+    if found.metrics:
+        console.print("[bold]metrics[/bold] (latest)")
+        for key, number in found.metrics.items():
+            console.print(f"  {escape(key)} = {_number(number)}")
+    if found.inputs:
+        console.print("[bold]inputs[/bold]")
+        for item in found.inputs:
+            console.print(f"  {item.role}: {escape(item.ref)}")
+    if found.artifacts:
+        console.print("[bold]artifacts[/bold]")
+        for artifact in found.artifacts:
+            console.print(
+                f"  {escape(artifact.path)} ({artifact.kind}, {artifact.size:,} bytes) "
+                f"{artifact.digest[:19]}"
+            )
+
+
+@app.command("compare")
+def compare(
+    runs: list[str] = typer.Argument(..., help="Two or more run ids (or id prefixes)."),
+    all_keys: bool = typer.Option(False, "--all", help="Show equal values too."),
+    as_json: bool = _JSON,
+) -> None:
+    """A table of the params and metrics that differ between runs."""
+    result = STATE.client().runs.compare(runs, all=all_keys)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    table = Table("", *(f"{escape(r.name)}\n{r.id[:12]}" for r in result.runs))
+    for key, values in result.params.items():
+        table.add_row(
+            f"params.{escape(key)}", *(escape(v) if v is not None else "-" for v in values)
+        )
+    for key, numbers in result.metrics.items():
+        table.add_row(f"metrics.{escape(key)}", *(_number(v) for v in numbers))
+    if not result.params and not result.metrics:
+        console.print("The runs have the same params and metrics.")
+    else:
+        console.print(table)
+    if result.same_params and not all_keys:
+        same = ", ".join(f"{k}={v}" for k, v in list(result.same_params.items())[:12])
+        console.print(f"[dim]same in every run: {escape(same)}[/dim]")
+
+
+@app.command("history")
+def history(
+    run: str = _RUN,
+    metric: str = typer.Option(..., "--metric", "-m", help="Metric key."),
+    as_json: bool = _JSON,
+) -> None:
+    """Every point of one metric of a run."""
+    points = STATE.client().runs.history(run, metric)
+    if as_json:
+        print_json([p.to_dict() for p in points])
+        return
+    table = Table("step", "value", "timestamp")
+    for point in points:
+        table.add_row(str(point.step), _number(point.value), point.timestamp.isoformat())
+    console.print(table)
+
+
+@app.command("export")
+def export(
+    run: str = _RUN,
+    metric: list[str] = typer.Option(
+        [], "--metric", "-m", help="Metric key (repeatable; default: every metric)."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="A .csv or .parquet file."),
+) -> None:
+    """Export metric histories to CSV or Parquet (columns run_id, key, step, value, timestamp)."""
+    path = STATE.client().runs.export(run, output, metric or None)
+    console.print(f"Wrote {path}.")
+
+
+@app.command("end")
+def end(
+    run: str = _RUN,
+    status: str = typer.Option("killed", "--status", help="finished, failed or killed."),
+) -> None:
+    """Mark a run whose process died as ended."""
+    STATE.client().runs.end(run, status)  # type: ignore[arg-type]  # validated by end_run
+    console.print(f"Run {run} marked {status}.")
+
+
+@experiments_app.command("list")
+def experiments_list(project: str = _PROJECT, as_json: bool = _JSON) -> None:
+    """List the experiments of a project."""
+    experiments = STATE.client().experiments.list(project)
+    if as_json:
+        print_json([e.to_dict() for e in experiments])
+        return
+    if not experiments:
+        console.print(f"No experiments in {project!r} yet; the first run creates one.")
+        return
+    table = Table("name", "created", "by")
+    for e in experiments:
+        table.add_row(escape(e.name), e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.created_by)
+    console.print(table)
