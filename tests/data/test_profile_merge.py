@@ -7,6 +7,7 @@ quantiles within the stated error (they come from the identical histograms).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -40,7 +41,9 @@ def assert_same(merged: DatasetProfile, whole: DatasetProfile) -> None:
             continue
         assert got_moments["count"] == want_moments["count"]
         scale = max(1.0, abs(want_moments["mean"]))
-        assert got_moments["mean"] == pytest.approx(want_moments["mean"], rel=1e-9, abs=1e-9 * scale)
+        assert got_moments["mean"] == pytest.approx(
+            want_moments["mean"], rel=1e-9, abs=1e-9 * scale
+        )
         assert got_moments["m2"] == pytest.approx(want_moments["m2"], rel=1e-7, abs=1e-6 * scale**2)
         if column.histogram is not None:
             for q in QUANTILES.values():
@@ -82,7 +85,7 @@ def test_merging_random_splits_equals_profiling_the_whole(
     bounds = [0, *sorted(min(c, len(rows)) for c in cuts), len(rows)]
     parts = [
         profile_dataset(table.slice(a, b - a), column_types=TYPES, batch_rows=batch_rows)
-        for a, b in zip(bounds, bounds[1:], strict=False)
+        for a, b in itertools.pairwise(bounds)
     ]
     merged = parts[0]
     for part in parts[1:]:
@@ -97,7 +100,10 @@ def test_merged_quantiles_stay_within_the_error_of_the_exact_ones(seed: int, spl
     rng = np.random.default_rng(seed)
     values = rng.lognormal(rng.uniform(-3, 3), rng.uniform(0.2, 2), 3000) * rng.choice([-1, 1])
     cut = int(split * len(values))
-    a, b = (profile_dataset(pa.table({"x": v}), column_types={"x": "numeric"}) for v in (values[:cut], values[cut:]))
+    a, b = (
+        profile_dataset(pa.table({"x": v}), column_types={"x": "numeric"})
+        for v in (values[:cut], values[cut:])
+    )
     merged = a.merge(b)["x"]
     for q in QUANTILES.values():
         truth = np.quantile(values, q, method="lower")
@@ -145,12 +151,17 @@ def test_a_builder_adds_batch_by_batch() -> None:
 def test_exact_value_counts_are_kept_exactly_as_long_as_the_union_fits() -> None:
     small = profile_dataset(pa.table({"n": np.arange(600.0)}), column_types={"n": "numeric"})
     other = profile_dataset(pa.table({"n": np.arange(300.0, 900.0)}), column_types={"n": "numeric"})
-    apart = profile_dataset(pa.table({"n": np.arange(2000.0, 2600.0)}), column_types={"n": "numeric"})
+    apart = profile_dataset(
+        pa.table({"n": np.arange(2000.0, 2600.0)}), column_types={"n": "numeric"}
+    )
     fits = small.merge(other)["n"]
     assert fits.exact_values is not None and fits.distinct == 900
     assert small.merge(apart)["n"].exact_values is None  # 1,200 > capacity
     whole = np.concatenate([np.arange(600.0), np.arange(2000.0, 2600.0)])
-    assert profile_dataset(pa.table({"n": whole}), column_types={"n": "numeric"})["n"].exact_values is None
+    assert (
+        profile_dataset(pa.table({"n": whole}), column_types={"n": "numeric"})["n"].exact_values
+        is None
+    )
     assert 600 + 600 > EXACT_CAPACITY >= 900
 
 
@@ -160,7 +171,10 @@ def test_category_summaries_beyond_capacity_merge_within_their_bound() -> None:
     truth: dict[str, int] = {}
     for value, count in zip(*np.unique(values, return_counts=True), strict=True):
         truth[str(value)] = int(count)
-    left, right = (profile_dataset(pa.table({"c": v}), column_types={"c": "categorical"}) for v in (values[:15_000], values[15_000:]))
+    left, right = (
+        profile_dataset(pa.table({"c": v}), column_types={"c": "categorical"})
+        for v in (values[:15_000], values[15_000:])
+    )
     merged = left.merge(right)["c"]
     assert not merged.categories.exact and merged.count == len(values)
     assert merged.category_error <= len(values) / (CATEGORY_CAPACITY + 1)
@@ -199,7 +213,9 @@ def test_reading_and_merging_bad_profiles_fails_clearly() -> None:
     with pytest.raises(InvalidInput, match="malformed"):
         DatasetProfile.from_dict({**document, "columns": [{"name": "x"}]})
     other = profile_dataset(pa.table({"y": [1.0]}), column_types={"y": "numeric"})
-    with pytest.raises(InvalidInput, match=r"only in the first \['x'\], only in the second \['y'\]"):
+    with pytest.raises(
+        InvalidInput, match=r"only in the first \['x'\], only in the second \['y'\]"
+    ):
         profile.merge(other)
     as_text = profile_dataset(pa.table({"x": ["1"]}), column_types={"x": "categorical"})
     with pytest.raises(InvalidInput, match="numeric \\(numeric\\) in one and categorical"):

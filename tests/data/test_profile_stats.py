@@ -282,7 +282,7 @@ def test_bad_arguments_say_what_is_wrong() -> None:
         profile_dataset(table, column_types={"nope": "numeric"})
     with pytest.raises(InvalidInput, match="not a logical type"):
         profile_dataset(table, column_types={"x": "float"})
-    with pytest.raises(InvalidInput, match="declared numeric.*cannot be read as double"):
+    with pytest.raises(InvalidInput, match=r"declared numeric.*cannot be read as double"):
         profile_dataset(table, column_types={"x": "numeric", "s": "numeric"})
     with pytest.raises(InvalidInput, match="declared datetime but holds double"):
         profile_dataset(table, column_types={"x": "datetime", "s": "categorical"})

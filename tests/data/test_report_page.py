@@ -27,7 +27,9 @@ from mlsteward.reports import (
     missing_chart,
 )
 
-EXTERNAL_SRC = re.compile(r"""<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+EXTERNAL_SRC = re.compile(
+    r"""<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I
+)
 
 
 def test_the_package_exports_exactly_its_public_names() -> None:
@@ -49,8 +51,16 @@ def _sample() -> Report:
         )
         .add_section(
             "Results",
-            Table(["name", "value", "verdict"], [["<x>", 1.5, Badge("failed")], ["y", None, Badge("pass")]]),
-            Grid([Chart(histogram_chart([0, 1, 2], [3, 4], title="h")), Chart(category_chart([("a", 3)], other=2))]),
+            Table(
+                ["name", "value", "verdict"],
+                [["<x>", 1.5, Badge("failed")], ["y", None, Badge("pass")]],
+            ),
+            Grid(
+                [
+                    Chart(histogram_chart([0, 1, 2], [3, 4], title="h")),
+                    Chart(category_chart([("a", 3)], other=2)),
+                ]
+            ),
             description="Everything we measured.",
         )
     )
@@ -90,7 +100,11 @@ def test_json_has_the_same_content() -> None:
     assert document["format"] == "mlsteward.report" and document["status"] == "warn"
     assert document["meta"] == {"run": 3}
     overview, results = document["sections"]
-    assert overview["blocks"][0]["items"]["status"] == {"type": "badge", "status": "pass", "label": None}
+    assert overview["blocks"][0]["items"]["status"] == {
+        "type": "badge",
+        "status": "pass",
+        "label": None,
+    }
     table = results["blocks"][0]
     assert table["rows"][0][0] == "<x>" and table["rows"][0][2]["status"] == "fail"
     chart = results["blocks"][1]["blocks"][0]
@@ -117,16 +131,30 @@ def test_write_is_atomic_and_checks_its_arguments(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, "—"), (True, "yes"), (12345, "12,345"), (0.000012, "1.200e-05"), (2.0, "2"), (3.14159, "3.142"), ([1, "a"], "1, a"), (float("inf"), "∞")],
+    [
+        (None, "—"),
+        (True, "yes"),
+        (12345, "12,345"),
+        (0.000012, "1.200e-05"),
+        (2.0, "2"),
+        (3.14159, "3.142"),
+        ([1, "a"], "1, a"),
+        (float("inf"), "∞"),
+    ],
 )
 def test_format_value(value: object, text: str) -> None:
     assert format_value(value) == text
 
 
 def test_chart_helpers_build_valid_vega_lite() -> None:
-    rows = [{"window": i, "auc": 0.8 + i / 100, "lo": 0.75, "hi": 0.9, "model.name": "a"} for i in range(5)]
+    rows = [
+        {"window": i, "auc": 0.8 + i / 100, "lo": 0.75, "hi": 0.9, "model.name": "a"}
+        for i in range(5)
+    ]
     specs = [
-        histogram_chart(["2020-01-01", "2020-02-01", "2020-03-01"], [1, 2], temporal=True).to_dict(),
+        histogram_chart(
+            ["2020-01-01", "2020-02-01", "2020-03-01"], [1, 2], temporal=True
+        ).to_dict(),
         missing_chart({"a": 0.1, "b": 0.0}).to_dict(),
         category_chart([("x", 5), ("y", 2)]).to_dict(),
         bar_chart(rows, x="window", y="auc", color="model.name", horizontal=True).to_dict(),
@@ -136,6 +164,9 @@ def test_chart_helpers_build_valid_vega_lite() -> None:
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
     assert specs[0]["encoding"]["x"]["type"] == "temporal"
     assert specs[3]["encoding"]["color"]["field"] == "model\\.name"  # escaped for Vega-Lite
-    assert [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in specs[4]["layer"]] == ["area", "line", "rule"]
+    assert [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+        for layer in specs[4]["layer"]
+    ] == ["area", "line", "rule"]
     with pytest.raises(InvalidInput, match="one more edge than counts"):
         histogram_chart([0, 1], [1, 2])

@@ -381,3 +381,18 @@ def test_an_empty_time_range_is_refused(history: Store) -> None:
 def test_a_bad_limit_is_refused(history: Store, limit: int) -> None:
     with history.reader() as session, pytest.raises(ValueError, match="limit must be at least 1"):
         query_events(session, limit=limit)
+
+
+def test_write_after_head_row_deleted_is_a_clear_error(store: Any) -> None:
+    from sqlalchemy import text
+
+    import mlsteward as ms
+    from mlsteward.projects import create_project
+
+    create_project(store, "first")
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_head"))
+    with pytest.raises(ms.IntegrityViolation, match="head row"):
+        create_project(store, "second")
+    names = [p.name for p in ms.Client(store).list_projects()]
+    assert names == ["first"]

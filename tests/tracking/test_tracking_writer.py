@@ -130,8 +130,8 @@ def test_a_dead_database_surfaces_at_end(
 
 
 def test_backpressure_bounds_the_queue(st: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    record = start_run(st.store, "acs").info()
-    run = ActiveRun(st.store, record, max_pending=1000, batch_size=250, interval=0.01)
+    base = start_run(st.store, "acs")
+    run = ActiveRun(st.store, base.info(), max_pending=1000, batch_size=250, interval=0.01)
     writer = run._writer
     original = writer._write
     seen: list[int] = []
@@ -146,7 +146,8 @@ def test_backpressure_bounds_the_queue(st: Any, monkeypatch: pytest.MonkeyPatch)
     for i in range(20_000):
         run.log_metric("x", float(i), step=i)
         peak = max(peak, len(writer._metrics))
-    run.end()
+    run.flush()
+    base.end()
     assert peak <= 1000
     assert max(seen) <= 1000
     assert len(metric_history(st.store, run.id, "x")) == 20_000
@@ -155,8 +156,8 @@ def test_backpressure_bounds_the_queue(st: Any, monkeypatch: pytest.MonkeyPatch)
 def test_a_paused_writer_with_a_full_queue_raises_instead_of_blocking(
     st: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    record = start_run(st.store, "acs").info()
-    run = ActiveRun(st.store, record, max_pending=100, batch_size=50, interval=0.01)
+    base = start_run(st.store, "acs")
+    run = ActiveRun(st.store, base.info(), max_pending=100, batch_size=50, interval=0.01)
 
     def failing(*_batch: Any) -> Any:
         raise OSError("disk gone")
@@ -177,6 +178,7 @@ def test_a_paused_writer_with_a_full_queue_raises_instead_of_blocking(
     threading.Thread(target=produce, daemon=True).start()
     assert done.wait(20), "the producer blocked forever"
     assert errors and "disk gone" in str(errors[0])
+    base.end()
 
 
 def test_ended_runs_leave_no_thread(st: Any) -> None:

@@ -7,7 +7,7 @@ with lineage; ``build_preprocessor`` (loaded on first use, it needs scikit-learn
 preparation pipeline stored later with the model. See docs/data.md.
 """
 
-from typing import Any
+import typing
 
 from mlsteward.data._api import Datasets
 from mlsteward.data._checks import (
@@ -70,6 +70,15 @@ from mlsteward.data._versions import (
     read_profile,
     resolve_dataset,
 )
+
+if typing.TYPE_CHECKING:  # loaded lazily at run time, see __getattr__
+    from mlsteward.data._prep import (
+        CategoricalCleaner,
+        DatetimeFeatures,
+        build_preprocessor,
+        feature_columns,
+    )
+    from mlsteward.data._render import dataset_report
 
 _LAZY = {
     "CategoricalCleaner": "_prep",
@@ -147,7 +156,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Preparation (scikit-learn) and the report (charts) load slowly: on first use."""
     if name in _LAZY:
         import importlib

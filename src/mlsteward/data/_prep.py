@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 MISSING_CATEGORY: Final = "__missing__"
-_DATETIME_PARTS: Final = ("year", "month", "day", "dayofweek", "hour")
+_DATETIME_PARTS: Final = ("year", "month", "day", "day_of_week", "hour")
 
 
 def _frame(X: Any, columns: Sequence[str] | None) -> pd.DataFrame:

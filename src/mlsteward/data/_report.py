@@ -244,7 +244,7 @@ def _build(
             Table(
                 ["check", "column", "status", "blocking", "measured", "threshold", "message"],
                 table_rows,
-                id="checks",
+                id="check-table",
             ),
         )
     report.add_section(
@@ -267,7 +267,7 @@ def _build(
                 "most frequent",
             ],
             _profile_rows(profile),
-            id="profile",
+            id="profile-table",
         ),
         Text(
             "Quantiles are within 0.78 % (relative) of the exact value for numbers and within "

@@ -19,7 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mlsteward.core import AuditEvent, AuditVerification, InvalidInput, ensure_utc, utcnow
+from mlsteward.core import (
+    AuditEvent,
+    AuditVerification,
+    IntegrityViolation,
+    InvalidInput,
+    ensure_utc,
+    utcnow,
+)
 from mlsteward.store.metadata import AuditEventRow, AuditHeadRow
 
 __all__ = [
@@ -81,7 +88,13 @@ def append_event(
     head = session.execute(
         select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
     ).scalar_one_or_none()
-    if head is None:  # created by the first migration; recreate if someone removed it
+    if head is None:  # created by the first migration, so someone removed it
+        has_events = session.execute(select(AuditEventRow.seq).limit(1)).first() is not None
+        if has_events:
+            raise IntegrityViolation(
+                "The audit trail's head row (table audit_head) is missing, so no new event can "
+                "be chained. Run `steward audit verify` and restore the database from a backup."
+            )
         head = AuditHeadRow(id=1, seq=0, hash=GENESIS_HASH)
         session.add(head)
     text = canonical_json(payload or {})

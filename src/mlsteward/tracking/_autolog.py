@@ -16,7 +16,9 @@ this thread or else into a new run of the autolog experiment:
   of the project is logged as that input (role ``training``); otherwise its shape,
   columns and hash are recorded as tags ``steward.input.training.*``.
 
-"Outermost" is process-wide: while one patched ``fit`` runs, fits started by other threads
+Estimators of ``sklearn.preprocessing``, ``impute``, ``feature_extraction`` and
+``feature_selection`` are not patched on their own (scikit-learn fits some of them inside
+metric functions); pipelines that contain them are logged. "Outermost" is process-wide: while one patched ``fit`` runs, fits started by other threads
 are not logged (joblib's threading backend fits inside them). A logging failure never
 breaks the user's ``fit``: it is reported as a :class:`AutologWarning`.
 ``autolog(disable=True)`` restores the original methods.
@@ -45,6 +47,14 @@ from mlsteward.tracking._validation import MAX_PARAM_VALUE, check_key
 __all__ = ["FRAMEWORKS", "AutologWarning", "autolog", "autolog_enabled"]
 
 FRAMEWORKS = ("sklearn", "lightgbm", "xgboost")
+# Preprocessing steps are fit inside pipelines, and by scikit-learn itself (metrics fit a
+# LabelEncoder): fitting one alone is not a model worth a run.
+EXCLUDED_MODULES = (
+    "sklearn.preprocessing",
+    "sklearn.impute",
+    "sklearn.feature_extraction",
+    "sklearn.feature_selection",
+)
 
 
 class AutologWarning(UserWarning):
@@ -106,6 +116,8 @@ def _estimator_classes(frameworks: Sequence[str]) -> list[type]:
 def _patch(cls: type) -> None:
     original = cls.__dict__.get("fit")
     if cls in _originals or not inspect.isfunction(original):
+        return
+    if cls.__module__.startswith(EXCLUDED_MODULES):
         return
     if getattr(original, "__steward_autolog__", False):
         return

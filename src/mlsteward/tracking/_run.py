@@ -365,6 +365,8 @@ def _end_open_runs() -> None:  # pragma: no cover - runs at interpreter exit
     for run in list(_open_runs):
         try:
             run.end("finished")
+        except Conflict:
+            pass  # ended through another handle
         except Exception as exc:
             import sys
 

@@ -78,7 +78,7 @@ def _compare(column: Any, op: str, values: tuple[Any, ...], dialect: str) -> Col
         return column.not_in(list(values))  # type: ignore[no-any-return]
     if op in {"like", "not like"}:
         if dialect == "sqlite":
-            expr = column.op("GLOB")(_like_to_glob(str(value)))
+            expr = column.op("GLOB", is_comparison=True)(_like_to_glob(str(value)))
         else:
             expr = column.like(value)
         return expr if op == "like" else not_(expr)  # type: ignore[no-any-return]

@@ -128,9 +128,7 @@ class ModelVersionDatasetRow(Base):
     )
     role: Mapped[str] = mapped_column(String(63), primary_key=True)
 
-    __table_args__ = (
-        Index("ix_model_version_datasets_dataset_version_id", "dataset_version_id"),
-    )
+    __table_args__ = (Index("ix_model_version_datasets_dataset_version_id", "dataset_version_id"),)
 
 
 class ModelAliasRow(Base):
@@ -249,9 +247,7 @@ class ModelRepository(abc.ABC):
     def add_route(self, row: ModelRouteRow) -> None: ...
 
     @abc.abstractmethod
-    def delete_routes(
-        self, project_id: str, endpoint: str, version_id: str | None = None
-    ) -> int:
+    def delete_routes(self, project_id: str, endpoint: str, version_id: str | None = None) -> int:
         """Delete the endpoint's routes (only to ``version_id`` when given); return how many."""
 
     @abc.abstractmethod
@@ -294,9 +290,7 @@ class SqlModelRepository(ModelRepository):
 
     def lock_model(self, model_id: str) -> None:
         self._session.execute(
-            select(RegisteredModelRow.id)
-            .where(RegisteredModelRow.id == model_id)
-            .with_for_update()
+            select(RegisteredModelRow.id).where(RegisteredModelRow.id == model_id).with_for_update()
         )
 
     # -- versions -----------------------------------------------------------------------
