@@ -79,7 +79,9 @@ def generate(path: Path, rows: int, chunk: int = 500_000) -> None:
             columns["plan"] = pa.array(plans[rng.integers(0, 5, n)])
             columns["colour"] = pa.array(colours[rng.integers(0, 7, n)], mask=rng.random(n) < 0.1)
             columns["segment"] = pa.array(np.char.add("s", rng.integers(0, 40, n).astype(str)))
-            columns["channel"] = pa.array(rng.choice(["web", "shop", "phone"], n, p=[0.6, 0.3, 0.1]))
+            columns["channel"] = pa.array(
+                rng.choice(["web", "shop", "phone"], n, p=[0.6, 0.3, 0.1])
+            )
             columns["region"] = pa.array(rng.choice(["north", "south", "east", "west"], n))
             columns["label"] = pa.array(rng.integers(0, 2, n))
             columns["id"] = pa.array(np.char.add("c", np.arange(start, start + n).astype(str)))
@@ -114,10 +116,11 @@ def setup_store(data: Path) -> tuple[str, str, str, float]:
 
 
 # -- children -----------------------------------------------------------------------------------
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM), in MB."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -130,11 +133,9 @@ def child(kind: str, path: str, uri: str, artifacts: str, ref: str) -> dict[str,
 
         connection = duckdb.connect()
         connection.execute("SET enable_progress_bar = false")
-        out["rss_after_import_mb"] = _rss_mb()
+        out["rss_after_import_mb"] = _status_mb("VmRSS")
         started = time.perf_counter()
-        rows = connection.execute(
-            "SUMMARIZE SELECT * FROM read_parquet(?)", [path]
-        ).fetchall()
+        rows = connection.execute("SUMMARIZE SELECT * FROM read_parquet(?)", [path]).fetchall()
         out["seconds"] = time.perf_counter() - started
         out["columns"] = len(rows)
     else:
@@ -143,7 +144,7 @@ def child(kind: str, path: str, uri: str, artifacts: str, ref: str) -> dict[str,
 
         st = ms.connect(uri, artifacts=artifacts)
         stored = st.datasets.get(PROJECT, ref)
-        out["rss_after_import_mb"] = _rss_mb()
+        out["rss_after_import_mb"] = _status_mb("VmRSS")
         started = time.perf_counter()
         profile = profile_dataset(path, column_types=stored.column_types)
         out["profile_seconds"] = time.perf_counter() - started
@@ -155,7 +156,10 @@ def child(kind: str, path: str, uri: str, artifacts: str, ref: str) -> dict[str,
             out["checks"] = [f"{r.kind}:{r.status}" for r in report.results]
         out["seconds"] = time.perf_counter() - started
         st.close()
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM is this process's own high-water mark; ru_maxrss would also count the
+    # parent's memory copied at fork (Linux keeps it across exec)
+    out["peak_rss_mb"] = _status_mb("VmHWM")
+    out["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
@@ -187,7 +191,9 @@ def versions() -> dict[str, str]:
 
 def uptime() -> str:
     try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(
+            ["uptime"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         return "n/a"
 
@@ -227,7 +233,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- Checks run: {', '.join(doc['runs']['steward-full'][0].get('checks', []))}.",
         f"- Registration (untimed setup: hash, copy, profile): {doc['register_seconds']:.1f} s.",
         "",
-        "Peak RSS is the child process's `ru_maxrss` (interpreter and imports included: "
+        "Peak RSS is the child process's own high-water mark (`VmHWM`; interpreter and imports included: "
         f"Steward {med['steward-full']['rss_after_import_mb']:.0f} MB, DuckDB "
         f"{med['duckdb']['rss_after_import_mb']:.0f} MB after imports).",
         "",
@@ -240,14 +246,20 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--child", nargs=5, metavar=("KIND", "PATH", "URI", "ARTIFACTS", "REF"))
+    parser.add_argument("--setup", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
         return
+    if args.setup:
+        print(json.dumps(setup_store(Path(args.setup))))
+        return
 
     import pyarrow.parquet as pq
 
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__), *sys.argv[1:]])
+    command = "python " + " ".join(
+        shlex.quote(a) for a in [os.path.relpath(__file__), *sys.argv[1:]]
+    )
     WORK.mkdir(exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
     data = WORK / f"profile_{args.rows}.parquet"
@@ -255,8 +267,11 @@ def main() -> None:
         print(f"writing {data} ...", flush=True)
         generate(data, args.rows)
     meta = pq.ParquetFile(data).metadata
-    print("registering (setup) ...", flush=True)
-    uri, artifacts, ref, register_seconds = setup_store(data)
+    print("registering (setup, in a child process) ...", flush=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--setup", str(data)], capture_output=True, text=True, check=True
+    )
+    uri, artifacts, ref, register_seconds = json.loads(done.stdout.strip().splitlines()[-1])
     load_before = uptime()
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for repeat in range(args.repeats):
@@ -264,7 +279,10 @@ def main() -> None:
         for kind in order:
             result = run_child(kind, data, uri, artifacts, ref)
             runs[kind].append(result)
-            print(f"  {kind:16s} {result['seconds']:7.2f} s  peak {result['peak_rss_mb']:7.0f} MB", flush=True)
+            print(
+                f"  {kind:16s} {result['seconds']:7.2f} s  peak {result['peak_rss_mb']:7.0f} MB",
+                flush=True,
+            )
     load_after = uptime()
 
     def median(kind: str, key: str) -> float:
@@ -273,7 +291,13 @@ def main() -> None:
     medians = {
         kind: {
             key: median(kind, key)
-            for key in ("seconds", "peak_rss_mb", "rss_after_import_mb", "profile_seconds", "check_seconds")
+            for key in (
+                "seconds",
+                "peak_rss_mb",
+                "rss_after_import_mb",
+                "profile_seconds",
+                "check_seconds",
+            )
             if key in runs[kind][0]
         }
         for kind in KINDS

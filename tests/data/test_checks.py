@@ -3,6 +3,7 @@ against independent references (scikit-learn, scipy, pandas)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -417,6 +418,9 @@ def test_runs_are_stored_and_blocking_failures_fail_the_run(
     assert [s.to_dict() for s in stored] == [report.to_dict()]
     events = st.audit_log(action="dataset.check")
     assert len(events) == 1 and events[0].payload["passed"] is False
+    # the data report shows the latest stored run
+    document = json.loads(st.datasets.report(PROJECT, v, format="json"))
+    assert [c["raw"]["kind"] for c in document["checks"]] == kinds
     # warnings alone do not fail a run
     warn = st.datasets.check(
         PROJECT, v, spec={"checks": [{"kind": "duplicate_ids", "severity": "warning"}]}

@@ -36,7 +36,8 @@ def test_data_steps_on_an_acs_subset(tmp_path: Path) -> None:
         assert "prediction" not in train.columns and train.column_types["id"] == "id"
         assert "Public domain" in (train.license or "")
         summary = step_check(ctx)
-        assert "SEX x RAC1P" in summary
+        assert "SEX x RAC1P" in summary and "no blocking failure" in summary
+        assert data["report"].read_text().lstrip().lower().startswith("<!doctype html")
         assert all(report.passed for report in data["checks"].values())
         schema = next(r for r in data["checks"]["acs-2016"].results if r.kind == "schema")
         assert schema.status == "pass"

@@ -69,6 +69,9 @@ def test_register_records_everything_on_every_backend(
     # the stored data round-trips
     loaded = client.datasets.load(PROJECT, "people@latest")
     pd.testing.assert_frame_equal(loaded, df, check_dtype=False)
+    assert v.load(client.store, columns=["age"], format="arrow").column("age").to_pylist() == list(
+        df["age"]
+    )
     assert client.datasets.get(PROJECT, v.ref) == v
     assert dataset_by_id(client.store, v.id) == v
     # one audit event naming the version

@@ -135,6 +135,7 @@ def test_write_is_atomic_and_checks_its_arguments(tmp_path: Path) -> None:
         (None, "—"),
         (True, "yes"),
         (12345, "12,345"),
+        (2015, "2015"),
         (0.000012, "1.200e-05"),
         (2.0, "2"),
         (3.14159, "3.142"),

@@ -106,7 +106,7 @@ def test_regressor_metrics_and_fits_inside_an_active_run(st: Any) -> None:
     assert _runs(st) == []  # logged into the active run, no run of its own
     got = st.runs.get(run.id)
     predicted = model.predict(x)
-    [first_r2, second_r2] = st.runs.history(run.id, "training_r2")
+    [first_r2, _second_r2] = st.runs.history(run.id, "training_r2")
     assert first_r2.value == pytest.approx(r2_score(y, predicted))
     assert got.metrics["training_r2"] == pytest.approx(r2_score(y, second.predict(x)))
     [first_mae, _] = st.runs.history(run.id, "training_mae")
@@ -148,9 +148,7 @@ def test_autolog_needs_a_project(st: Any) -> None:
         st.autolog("acs", frameworks=["torch"])
 
 
-def test_lightgbm_models_are_saved_natively(
-    st: Any, frame: tuple[pd.DataFrame, pd.Series]
-) -> None:
+def test_lightgbm_models_are_saved_natively(st: Any, frame: tuple[pd.DataFrame, pd.Series]) -> None:
     lightgbm = pytest.importorskip("lightgbm")
     x, y = frame
     st.autolog("acs", experiment="auto")
@@ -170,9 +168,7 @@ def test_lightgbm_models_are_saved_natively(
     assert np.allclose(booster.predict(x), model.predict_proba(x)[:, 1])
 
 
-def test_xgboost_models_are_saved_natively(
-    st: Any, frame: tuple[pd.DataFrame, pd.Series]
-) -> None:
+def test_xgboost_models_are_saved_natively(st: Any, frame: tuple[pd.DataFrame, pd.Series]) -> None:
     xgboost = pytest.importorskip("xgboost")
     x, y = frame
     st.autolog("acs", experiment="auto")

@@ -117,7 +117,7 @@ VALID = [
 def test_valid_filters_match_the_python_reference(client: Any, project: str) -> None:
     runs = _populate(client, project)
     assert len(runs) == 30
-    for text in VALID + [f"start_time >= '{runs[10].start_time.isoformat()}'"]:
+    for text in [*VALID, f"start_time >= '{runs[10].start_time.isoformat()}'"]:
         node = parse_filter(text)
         expected = {r.id for r in runs if _python_match(node, r)}
         found = {r.id for r in client.search_runs(project, text, max_results=1000)}

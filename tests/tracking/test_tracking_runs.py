@@ -17,7 +17,9 @@ import mlsteward as ms
 from mlsteward.tracking import ActiveRun, environment
 
 
-def test_a_run_records_params_metrics_tags_artifacts(client: Any, project: str, tmp_path: Path) -> None:
+def test_a_run_records_params_metrics_tags_artifacts(
+    client: Any, project: str, tmp_path: Path
+) -> None:
     model_file = tmp_path / "notes.txt"
     model_file.write_text("hello")
     plots = tmp_path / "plots"
@@ -51,10 +53,19 @@ def test_a_run_records_params_metrics_tags_artifacts(client: Any, project: str, 
     assert [p.step for p in client.runs.history(run.id, "loss")] == [0, 1, 2, 3, 4]
     assert [p.value for p in client.runs.history(run.id, "loss")] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
     paths = {a.path: a for a in got.artifacts}
-    assert set(paths) == {"notes.txt", "plots/a.txt", "plots/sub/b.txt", "sample.parquet", "chart.json", "config.json"}
+    assert set(paths) == {
+        "notes.txt",
+        "plots/a.txt",
+        "plots/sub/b.txt",
+        "sample.parquet",
+        "chart.json",
+        "config.json",
+    }
     assert notes.digest == "sha256:" + hashlib.sha256(b"hello").hexdigest()
     assert [a.path for a in tree] == ["plots/a.txt", "plots/sub/b.txt"]
-    assert pd.read_parquet(io.BytesIO(client.runs.read_artifact(run.id, "sample.parquet"))).equals(frame)
+    assert pd.read_parquet(io.BytesIO(client.runs.read_artifact(run.id, "sample.parquet"))).equals(
+        frame
+    )
     assert table.meta["rows"] == 3 and table.kind == "table"
     assert json.loads(client.store.artifacts.get(figure.digest))["mark"]["type"] == "point"
     assert [e.name for e in client.experiments.list(project)] == ["baseline"]
@@ -116,9 +127,8 @@ def test_param_values_are_immutable(client: Any, project: str) -> None:
 def test_bad_values_are_refused_with_what_was_expected(
     client: Any, project: str, call: Any, message: str
 ) -> None:
-    with client.start_run(project) as run:
-        with pytest.raises(ms.InvalidInput, match=message):
-            call(run)
+    with client.start_run(project) as run, pytest.raises(ms.InvalidInput, match=message):
+        call(run)
     got = client.runs.get(run.id)
     assert got.metrics == {} and got.params == {} and got.artifacts == ()
 

@@ -86,9 +86,7 @@ def test_several_processes_log_at_once_on_sqlite(st: Any, scripts: Any) -> None:
     assert st.verify_audit().ok
 
 
-def test_a_failing_store_surfaces_at_flush_and_nothing_is_lost(
-    client: Any, project: str
-) -> None:
+def test_a_failing_store_surfaces_at_flush_and_nothing_is_lost(client: Any, project: str) -> None:
     store = client.store
     run = start_run(store, project)
     run.log_metric("loss", 1.0, step=0)
@@ -98,7 +96,9 @@ def test_a_failing_store_surfaces_at_flush_and_nothing_is_lost(
         metric_points.drop(connection)
     for step in range(1, 4):
         run.log_metric("loss", 1.0 / (step + 1), step=step)
-    with pytest.raises(ms.StoreUnavailable, match=r"3 logged items .* could not be written") as info:
+    with pytest.raises(
+        ms.StoreUnavailable, match=r"3 logged items .* could not be written"
+    ) as info:
         run.flush()
     assert "metric_points" in str(info.value)
     assert "call run.flush() to retry" in str(info.value)

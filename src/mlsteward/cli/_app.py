@@ -10,7 +10,18 @@ import typer
 from rich.markup import escape
 
 from mlsteward._version import __version__
-from mlsteward.cli import _audit, _charter, _config, _data, _db, _projects, _runs, _tune
+from mlsteward.cli import (
+    _audit,
+    _charter,
+    _config,
+    _data,
+    _db,
+    _models,
+    _package,
+    _projects,
+    _runs,
+    _tune,
+)
 from mlsteward.cli._common import STATE, console, err_console
 from mlsteward.core import StewardError, load_config
 
@@ -78,6 +89,8 @@ app.add_typer(_data.app, name="data")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_runs.experiments_app, name="experiments")
 app.command("tune")(_tune.tune)
+app.add_typer(_models.app, name="models")
+app.add_typer(_package.app, name="package")
 
 
 def _debug_setting() -> bool:

@@ -69,7 +69,7 @@ def list_(
     table = Table("id", "name", "experiment", "status", "started", *keys)
     for run in runs:
         table.add_row(
-            run.id[:12],
+            run.id,
             escape(run.name),
             escape(run.experiment),
             _status(run),

@@ -11,6 +11,7 @@ from mlsteward.charter import Charters
 from mlsteward.core import AuditEvent, AuditVerification, Config, Project, load_config
 from mlsteward.data import Datasets
 from mlsteward.projects import create_project, get_project, list_projects
+from mlsteward.registry import Bundle, DomainMode, Models, Predictor
 from mlsteward.store import Store, open_store, query_events, verify_chain
 from mlsteward.tracking import ActiveRun, Experiments, Run, Runs, Trial, TuningResult
 
@@ -142,6 +143,23 @@ class Client:
         """Log every outermost scikit-learn / LightGBM / XGBoost ``fit`` to ``project``;
         ``st.autolog(disable=True)`` turns it off (see :func:`tracking.autolog`)."""
         tracking.autolog(self.store, project, experiment, **options)
+
+    @property
+    def models(self) -> Models:
+        """The model registry: register, get, list, alias, deprecate, retire, lineage."""
+        return Models(self.store)
+
+    def load_model(
+        self, ref: str, *, project: str | None = None, domain: DomainMode = "strict"
+    ) -> Predictor:
+        """A registered model (``NAME@VERSION``, ``NAME@ALIAS``) that validates its inputs."""
+        return self.models.load(ref, project=project, domain=domain)
+
+    def package(
+        self, ref: str, out_dir: str, *, project: str | None = None, overwrite: bool = False
+    ) -> Bundle:
+        """Write a self-contained, verifiable bundle of a model version to ``out_dir``."""
+        return self.models.package(ref, out_dir, project=project, overwrite=overwrite)
 
     # -- lifecycle --------------------------------------------------------------------
     def close(self) -> None:

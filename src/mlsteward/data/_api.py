@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlsteward.data._checks import CheckSpec, check_dataset, check_reports
 from mlsteward.data._lineage import Lineage, dataset_lineage
@@ -178,6 +178,15 @@ class Datasets:
         version = resolve_dataset(self.store, project, ref)
         skip = [*exclude, *([version.time_column] if version.time_column else [])]
         return build_preprocessor(version, exclude=skip)
+
+    def report(
+        self, project: str, ref: str | DatasetVersion, *, format: Literal["html", "json"] = "html"
+    ) -> str:
+        """The data report (profile, charts, latest check results): self-contained HTML, or
+        JSON with ``format="json"``."""
+        from mlsteward.data._render import dataset_report  # the charts load slowly
+
+        return dataset_report(self.store, project, ref, format=format)
 
     def __repr__(self) -> str:
         return f"Datasets({self.store!r})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlsteward.store.metadata import (
     DatasetCheckResultRow,
@@ -14,6 +14,9 @@ from mlsteward.store.metadata import (
     DatasetLineageRow,
     DatasetVersionRow,
 )
+
+if TYPE_CHECKING:
+    from mlsteward.store import Store
 
 __all__ = [
     "CheckReport",
@@ -89,6 +92,18 @@ class DatasetVersion:
     @property
     def column_types(self) -> dict[str, str]:
         return {c.name: c.type for c in self.schema}
+
+    def load(
+        self,
+        store: Store,
+        *,
+        columns: list[str] | None = None,
+        format: Literal["pandas", "arrow", "polars"] = "pandas",
+    ) -> Any:
+        """The data of this version from ``store``: pandas (default), arrow or polars."""
+        from mlsteward.data._versions import load_dataset
+
+        return load_dataset(store, self.project, self, columns=columns, format=format)
 
     def to_dict(self) -> dict[str, Any]:
         return {

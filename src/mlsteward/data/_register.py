@@ -10,7 +10,6 @@ store; it is never visible as a version.)
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from mlsteward.core import InvalidInput, new_id, utcnow, validate_name
 from mlsteward.data._hashing import HASH_METHOD, TableHasher
 from mlsteward.data._io import TableSource, open_source
+from mlsteward.data._profile import profile_dataset
 from mlsteward.data._records import ColumnSchema, DatasetVersion
 from mlsteward.data._types import infer_column_types, validate_column_types
 from mlsteward.data._versions import _project_row, resolve_in, to_record
@@ -128,15 +128,8 @@ def _check_column(kind: str, column: str | None, columns: list[str]) -> str | No
     return column
 
 
-def _profile(path: Path, column_types: dict[str, str]) -> bytes | None:
-    """The profile document of the data file, or None while no profiler is installed."""
-    try:
-        module = importlib.import_module("mlsteward.data._profile")
-    except ImportError:
-        return None
-    profile_dataset: Any = getattr(module, "profile_dataset", None)
-    if profile_dataset is None:
-        return None
+def _profile(path: Path, column_types: dict[str, str]) -> bytes:
+    """The profile document (mergeable column summaries) of the data file, streamed."""
     profile = profile_dataset(path, column_types=column_types)
     return canonical_json(profile.to_dict()).encode("utf-8")
 
@@ -276,7 +269,7 @@ def prepare(
                 return pending
         profile = _profile(written.path, types)
         pending.artifact_digest = store.artifacts.put_file(written.path)
-        pending.profile_digest = store.artifacts.put(profile) if profile is not None else None
+        pending.profile_digest = store.artifacts.put(profile)
     return pending
 
 

@@ -46,11 +46,30 @@ def _first(mapping: Mapping[str, Any], keys: Sequence[str]) -> Any:
     return None
 
 
-def _shorten(value: Any, limit: int = 4) -> Any:
-    if isinstance(value, Mapping) and len(value) > limit:
-        items = list(value.items())
-        return {**dict(items[:limit]), "…": f"{len(items) - limit} more"}
-    return value
+def _magnitude(value: Any) -> float:
+    if isinstance(value, Mapping) and value:
+        value = next(iter(value.values()))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return abs(float(value))
+    return -1.0
+
+
+def _brief(value: Any, limit: int = 3) -> Any:
+    """A measured value or threshold for a table cell: a mapping as its largest few
+    entries (``AGEP 0.84, CIT 0.53 … (12 more)``), other values as they are."""
+    from mlsteward.reports import format_value
+
+    if not isinstance(value, Mapping):
+        return value
+    items = sorted(value.items(), key=lambda kv: _magnitude(kv[1]), reverse=True)
+
+    def one(item: Any) -> str:
+        if isinstance(item, Mapping):
+            return ", ".join(f"{k} {format_value(v)}" for k, v in item.items())
+        return format_value(item)
+
+    text = ", ".join(f"{k} {one(v)}" for k, v in items[:limit])
+    return text + (f" … ({len(items) - limit} more)" if len(items) > limit else "")
 
 
 def _measure(check: Mapping[str, Any], columns: list[str]) -> tuple[Any, Any]:
@@ -67,12 +86,12 @@ def _measure(check: Mapping[str, Any], columns: list[str]) -> tuple[Any, Any]:
             if not isinstance(values, Mapping) or not values:
                 continue
             named = [c for c in columns if c in values] or list(values)
-            measured = _shorten({c: values[c] for c in named})
+            measured = {c: values[c] for c in named}
             limits = details.get(limits_key) if limits_key else None
             if threshold is None and isinstance(limits, Mapping):
                 picked = {c: limits[c] for c in named if c in limits}
                 distinct = {json.dumps(v, default=str) for v in picked.values()}
-                threshold = next(iter(picked.values())) if len(distinct) == 1 else _shorten(picked)
+                threshold = next(iter(picked.values())) if len(distinct) == 1 else picked
             break
     return measured, threshold
 
@@ -173,11 +192,11 @@ def _profile_rows(profile: DatasetProfile) -> list[list[Any]]:
                 column.missing,
                 f"{100 * column.missing_rate:.1f}%",
                 shown,
-                column.min,
+                None if isinstance(column.min, str) else column.min,
                 quantiles.get("p25"),
                 quantiles.get("p50"),
                 quantiles.get("p75"),
-                column.max,
+                None if isinstance(column.max, str) else column.max,
                 column.mean,
                 column.std,
                 _top_value(column),
@@ -235,8 +254,8 @@ def _build(
         report.add_section("Checks", Text("No checks were run on this version.", muted=True))
     else:
         table_rows = [
-            [r["check"], r["column"], Badge(r["status"]), r["blocking"], r["measured"],
-             r["threshold"], r["message"]]
+            [r["check"], r["column"], Badge(r["status"]), r["blocking"], _brief(r["measured"]),
+             _brief(r["threshold"]), r["message"]]
             for r in rows
         ]  # fmt: skip
         report.add_section(

@@ -64,7 +64,7 @@ def _parquet(path: Path, batch_rows: int) -> Stream:
                 batch_size=batch_rows, batch_readahead=2, fragment_readahead=1
             )
             return dataset.schema, iter(scanner.to_batches()), None
-        reader = pq.ParquetFile(path)
+        reader = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering holds whole row groups
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidInput(
             f"{path} could not be read as Parquet: {exc}. Expected a Parquet file (or a "

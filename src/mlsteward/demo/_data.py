@@ -12,9 +12,9 @@ duplicate ids are checked and the id never becomes a feature.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from mlsteward.data import DatasetVersion
+from mlsteward.data import DatasetVersion, dataset_report
 
 if TYPE_CHECKING:
     from mlsteward.demo._runner import DemoContext
@@ -69,14 +69,8 @@ def step_register(ctx: DemoContext) -> str:
     )
 
 
-def _summary(report: Any) -> str:
-    failed = [r.name for r in report.results if r.status == "fail"]
-    word = "passed" if report.passed else "FAILED"
-    return f"{word}" + (f" (warnings: {', '.join(failed)})" if failed else "")
-
-
 def step_check(ctx: DemoContext) -> str:
-    """Check 2015 against the charter's input domain, the batches against 2015."""
+    """Check every year against the charter's input domain, the batches against 2015."""
     data = ctx.results["data"]
     train: DatasetVersion = data["acs-2015"]
     datasets = ctx.client.datasets
@@ -86,14 +80,34 @@ def step_check(ctx: DemoContext) -> str:
             ctx.project, batch, reference=train, coverage_groups=COVERAGE_GROUPS
         )
     data["checks"] = reports
+    blocking = sorted(
+        {
+            f"{name}: {r.name}"
+            for name, rep in reports.items()
+            for r in rep.results
+            if r.blocking_failure
+        }
+    )
+    warnings = sorted(
+        {r.name for rep in reports.values() for r in rep.results if r.status == "fail"}
+        - {b.split(": ")[1] for b in blocking}
+    )
     coverage = next(r for r in reports["acs-2015"].results if r.kind == "coverage")
     thin = [k for k, v in coverage.details.get("cells", {}).items() if "problems" in v]
     tags = datasets.tags(ctx.project, train)
-    parts = [f"{name}: {_summary(report)}" for name, report in reports.items()]
+    report = ctx.directory / "reports" / "data-acs-2015.html"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(dataset_report(ctx.client.store, ctx.project, train), encoding="utf-8")
+    data["report"] = report
+    verdict = (
+        f"{len(reports)} versions checked, no blocking failure"
+        if not blocking
+        else f"blocking failures: {', '.join(blocking)}"
+    )
     return (
-        "; ".join(parts)
-        + f". SEX x RAC1P groups under 30 rows in 2015: {', '.join(thin) or 'none'}"
-        + f"; personal-data tags: {len(tags)}"
+        f"{verdict}; warnings: {', '.join(warnings) or 'none'}; SEX x RAC1P groups under "
+        f"30 rows in 2015: {', '.join(thin) or 'none'}; personal-data tags: {len(tags)}; "
+        f"report: {report.relative_to(ctx.directory)}"
     )
 
 

@@ -19,6 +19,8 @@ import mlsteward as ms
 from mlsteward.core import InvalidInput
 from mlsteward.demo._charter import step_charter
 from mlsteward.demo._data import step_check, step_register, step_split
+from mlsteward.demo._develop import step_develop
+from mlsteward.demo._registry import step_registry
 
 __all__ = ["STEPS", "DemoContext", "DemoStep", "run_demo"]
 
@@ -72,6 +74,8 @@ STEPS: list[DemoStep] = [
     DemoStep("Register the data", step_register),
     DemoStep("Check the data", step_check),
     DemoStep("Split the training data", step_split),
+    DemoStep("Develop candidate models", step_develop),
+    DemoStep("Register champion and challenger", step_registry),
 ]
 
 

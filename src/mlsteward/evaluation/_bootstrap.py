@@ -161,8 +161,7 @@ def _evaluate(
 ) -> tuple[list[dict[str, Array]], dict[str, float]]:
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    # (k x rows) @ (rows x resamples) is the fast layout for BLAS with many rows
-    sums = (matrix @ weights.T).T if matrix.shape[0] else np.empty((weights.shape[0], 0))
+    sums = weights @ matrix.T if matrix.shape[0] else np.empty((weights.shape[0], 0))
     timings["sums"] = time.perf_counter() - start
     out = []
     for statistic, (a, b) in zip(statistics, spans, strict=True):

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
 from mlsteward.evaluation._bootstrap import Estimate, Statistic
 from mlsteward.evaluation._metrics import Array, Outcomes, point_metrics
@@ -40,6 +39,7 @@ __all__ = [
     "SliceStatistic",
     "benjamini_hochberg",
     "column_codes",
+    "declared_masks",
     "declared_slices",
     "discover_slices",
     "slice_metric",
@@ -107,7 +107,7 @@ def column_codes(
     labels = []
     for new, j in enumerate(ordered):
         remap[j] = new
-        labels.append(f"{series.name}={uniques[j]}")
+        labels.append(f"{series.name}={_show(uniques[j])}")
     codes = remap[raw_codes]
     if (codes < 0).any():
         other_code = len(labels)
@@ -372,6 +372,7 @@ def discover_slices(
     limit: int = 20,
 ) -> tuple[list[DiscoveredSlice], int, int]:
     """Slices significantly worse than the rest: (found, number tested, min support)."""
+    from scipy import stats
     n = outcomes.n
     support = min_support if min_support is not None else max(30, math.ceil(0.01 * n))
     loss = np.asarray(outcomes.loss, dtype=np.float64)
@@ -436,6 +437,12 @@ def discover_slices(
         )
     results.sort(key=lambda s: (-s.effect_size, s.q_value, s.name))
     return results[:limit], int(index.size), support
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _plain(value: float) -> float | None:

@@ -25,6 +25,7 @@ __all__ = [
     "FairnessSpec",
     "SliceInput",
     "build_spec",
+    "model_outcomes",
     "predict_outcomes",
 ]
 
@@ -329,7 +330,9 @@ def _encode(values: pd.Series, classes: tuple[Any, ...], what: str) -> Array:
     return encoded
 
 
-def _call(model: Any, method: str, frame: pd.DataFrame) -> Array:
+def _call(model: Any, method: str, frame: pd.DataFrame, wrap: bool) -> Array:
+    if not wrap:
+        return np.asarray(getattr(model, method)(frame))
     try:
         return np.asarray(getattr(model, method)(frame))
     except Exception as exc:
@@ -343,55 +346,59 @@ def _call(model: Any, method: str, frame: pd.DataFrame) -> Array:
 
 def predict_outcomes(model: ResolvedModel, frame: pd.DataFrame, spec: EvaluationSpec) -> Outcomes:
     """Call the model on the rows of ``frame`` and encode labels and predictions."""
-    inputs = frame[spec.features]
-    predictor = model.predictor
     if spec.task == "regression":
         y = frame[spec.target].to_numpy(dtype=np.float64)
-        pred = _call(predictor, "predict", inputs).astype(np.float64).ravel()
+    elif spec.task == "binary":
+        positive_index = _encode_one(spec.positive_class, spec.classes)
+        y = (_encode(frame[spec.target], spec.classes, "data") == positive_index).astype(np.int8)
+    else:
+        y = _encode(frame[spec.target], model.classes or spec.classes, "data")
+    return model_outcomes(model, frame[spec.features], y, spec)
+
+
+def model_outcomes(
+    model: ResolvedModel, inputs: pd.DataFrame, y: Array, spec: EvaluationSpec, *, wrap: bool = True
+) -> Outcomes:
+    """The model's outcomes on ``inputs`` for encoded labels ``y``. With ``wrap=False``
+    whatever the model raises propagates unchanged (robustness checks classify it)."""
+    predictor = model.predictor
+    if spec.task == "regression":
+        pred = _call(predictor, "predict", inputs, wrap).astype(np.float64).ravel()
         return Outcomes("regression", y, pred)
     has_proba = callable(getattr(predictor, "predict_proba", None))
     model_classes = model.classes or spec.classes
     if spec.task == "binary":
         positive_index = _encode_one(spec.positive_class, spec.classes)
-        y = (_encode(frame[spec.target], spec.classes, "data") == positive_index).astype(np.int8)
         proba = score = None
         if has_proba:
-            raw = _call(predictor, "predict_proba", inputs).astype(np.float64)
+            raw = _call(predictor, "predict_proba", inputs, wrap).astype(np.float64)
             column = _encode_one(spec.positive_class, model_classes) if raw.ndim == 2 else 0
             proba = raw[:, column] if raw.ndim == 2 else raw.ravel()
             score = proba
             pred = (proba >= (spec.threshold or 0.5)).astype(np.int8)
         else:
             if callable(getattr(predictor, "decision_function", None)):
-                score = _call(predictor, "decision_function", inputs).astype(np.float64).ravel()
-            labels = _call(predictor, "predict", inputs).ravel()
+                score = _call(predictor, "decision_function", inputs, wrap).astype(np.float64)
+                score = score.ravel()
+            labels = _call(predictor, "predict", inputs, wrap).ravel()
             pred = (
                 _encode_labels(labels, spec.classes, "model's predictions") == positive_index
             ).astype(np.int8)
         negative = next(c for c in spec.classes if c != spec.positive_class)
         return Outcomes(
-            "binary",
-            y,
-            pred,
-            (negative, spec.positive_class),
-            proba,
-            score,
-            spec.threshold,
+            "binary", y, pred, (negative, spec.positive_class), proba, score, spec.threshold
         )
-    y_codes = _encode(frame[spec.target], model_classes, "data")
     if has_proba:
-        matrix = _call(predictor, "predict_proba", inputs).astype(np.float64)
+        matrix = _call(predictor, "predict_proba", inputs, wrap).astype(np.float64)
         if matrix.ndim != 2 or matrix.shape[1] != len(model_classes):
             raise InvalidInput(
                 f"predict_proba returned shape {matrix.shape}; expected one column per class "
                 f"({len(model_classes)})."
             )
-        return Outcomes(
-            "multiclass", y_codes, matrix.argmax(axis=1), tuple(model_classes), matrix, None
-        )
-    labels = _call(predictor, "predict", inputs).ravel()
+        return Outcomes("multiclass", y, matrix.argmax(axis=1), tuple(model_classes), matrix)
+    labels = _call(predictor, "predict", inputs, wrap).ravel()
     pred = _encode_labels(labels, model_classes, "model's predictions")
-    return Outcomes("multiclass", y_codes, pred, tuple(model_classes))
+    return Outcomes("multiclass", y, pred, tuple(model_classes))
 
 
 def _encode_one(value: Any, classes: Sequence[Any]) -> int:

@@ -112,6 +112,11 @@ def _charter(version: ModelVersion) -> LineageNode:
     )
 
 
+def _short(ref: str) -> str:
+    name, _, version = ref.partition("@")
+    return f"{name}@{version[:12]}"
+
+
 def _data(store: Store, version: ModelVersion) -> LineageNode:
     from mlsteward.data import dataset_by_id
 
@@ -125,8 +130,9 @@ def _data(store: Store, version: ModelVersion) -> LineageNode:
         except StewardError:
             parents = ()
         rows = f", {ds.rows:,} rows" if ds.rows is not None else ""
-        origin = f"; from {', '.join(p.split('@')[0] + '@' + p.split('@')[1][:12] for p in parents)}"
-        label = f"{ds.short_ref} ({ds.role}{rows}{origin if parents else ''})"
+        shown = [_short(p) for p in parents]
+        origin = f"; from {', '.join(shown)}" if shown else ""
+        label = f"{ds.short_ref} ({ds.role}{rows}{origin})"
         children.append(
             LineageNode("dataset", label, ds.ref, {**ds.to_dict(), "parents": list(parents)})
         )

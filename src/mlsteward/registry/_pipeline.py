@@ -27,14 +27,19 @@ _MAX_LIST = 50
 
 
 def _simple(value: Any) -> Any:
-    item = value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+    if isinstance(value, type):
+        return class_path(value)
+    item = value
+    if hasattr(value, "item") and not isinstance(value, str):
+        try:
+            item = value.item()
+        except (TypeError, ValueError):
+            item = value
     if item is None or isinstance(item, str | int | float | bool):
         return item
     if isinstance(item, list | tuple):
         values = [_simple(v) for v in list(item)[:_MAX_LIST]]
         return values if all(not isinstance(v, dict) for v in values) else str(item)[:200]
-    if isinstance(item, type):
-        return class_path(item)
     return f"<{class_path(item)}>"
 
 

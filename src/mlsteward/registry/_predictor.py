@@ -26,7 +26,8 @@ __all__ = ["Predictor", "load_model", "load_version"]
 
 class Predictor:
     """A model with its signature. ``model`` is the underlying estimator (a scikit-learn
-    estimator, an XGBoost model, a :class:`LightGBMModel`, ...)."""
+    estimator, an XGBoost model, a :class:`LightGBMModel`, ...); ``model_version`` the
+    registry's record (None for a bundle loaded outside a store)."""
 
     def __init__(
         self,
@@ -34,13 +35,13 @@ class Predictor:
         signature: Signature,
         *,
         ref: str,
-        version: ModelVersion | None = None,
+        model_version: ModelVersion | None = None,
         domain: DomainMode = "strict",
     ) -> None:
         self.model = model
         self.signature = signature
         self.ref = ref
-        self.version = version
+        self.model_version = model_version
         self.domain: DomainMode = check_domain_mode(domain)
 
     @property
@@ -103,11 +104,13 @@ def load_version(store: Store, version: ModelVersion) -> Any:
 
 
 def load_model(
-    store: Store, ref: str, *, project: str | None = None, domain: DomainMode = "strict"
+    store: Store, project: str | None, ref: str, *, domain: DomainMode = "strict"
 ) -> Predictor:
     """A :class:`Predictor` for ``ref`` (``NAME@VERSION``, ``NAME@ALIAS``, ``NAME@latest``)
     in ``project`` (the store's only project when None)."""
     check_domain_mode(domain)
     version = resolve_model(store, default_project(store, project), ref)
     model = load_version(store, version)
-    return Predictor(model, version.signature, ref=version.ref, version=version, domain=domain)
+    return Predictor(
+        model, version.signature, ref=version.ref, model_version=version, domain=domain
+    )

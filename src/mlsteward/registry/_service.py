@@ -153,7 +153,9 @@ def version_record(
 ) -> ModelVersion:
     """The record of a version row (aliases, datasets and charter loaded)."""
     aliases = tuple(
-        a.alias for a in SqlModelRepository(session).aliases(model.id) if a.model_version_id == row.id
+        a.alias
+        for a in SqlModelRepository(session).aliases(model.id)
+        if a.model_version_id == row.id
     )
     return ModelVersion(
         id=row.id,
@@ -326,7 +328,9 @@ def _datasets(
     pairs: list[tuple[Any, str]] = []
     if datasets is not None:
         for ref in datasets:
-            version = ref if isinstance(ref, DatasetVersion) else resolve_dataset(store, project, ref)
+            version = (
+                ref if isinstance(ref, DatasetVersion) else resolve_dataset(store, project, ref)
+            )
             if version.project != project:
                 raise InvalidInput(
                     f"Dataset {version.ref} belongs to project {version.project!r}, not "
@@ -491,8 +495,10 @@ def register_model(
         )
         links = {(v.id, role) for v, role in pairs}
         repo.add_datasets(
-            [ModelVersionDatasetRow(model_version_id=row.id, dataset_version_id=v, role=r)
-             for v, r in sorted(links)]
+            [
+                ModelVersionDatasetRow(model_version_id=row.id, dataset_version_id=v, role=r)
+                for v, r in sorted(links)
+            ]
         )
         tx.audit(
             "model.register",

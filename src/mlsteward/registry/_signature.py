@@ -56,12 +56,12 @@ def _plain(value: Any) -> Any:
 def show_value(value: Any) -> str:
     """How a value appears in messages: strings quoted, numbers plain.
 
-    >>> show_value("a"), show_value(3.0), show_value(2)
-    ("'a'", '3', '2')
+    >>> show_value("a"), show_value(3.0), show_value(2), show_value(21.13862421938633)
+    ("'a'", '3', '2', '21.13862422')
     """
     value = _plain(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else format(value, ".10g")
     if isinstance(value, str):
         return repr(value)
     return str(value)
@@ -112,9 +112,7 @@ class ColumnSpec:
             "nullable": self.nullable,
             "min": _plain(self.min),
             "max": _plain(self.max),
-            "categories": None
-            if self.categories is None
-            else [_plain(c) for c in self.categories],
+            "categories": None if self.categories is None else [_plain(c) for c in self.categories],
         }
 
     @classmethod
@@ -317,9 +315,11 @@ def columns_from_frame(frame: Any) -> dict[str, ColumnSpec]:
             kind = "numeric"
         elif ptypes.is_datetime64_any_dtype(series):
             kind = "datetime"
-        elif isinstance(series.dtype, pd.CategoricalDtype) or ptypes.is_object_dtype(series):
-            kind = "categorical"
-        elif ptypes.is_string_dtype(series):
+        elif (
+            isinstance(series.dtype, pd.CategoricalDtype)
+            or ptypes.is_object_dtype(series)
+            or ptypes.is_string_dtype(series)
+        ):
             kind = "categorical"
         else:
             kind = "any"

@@ -173,4 +173,3 @@ def from_file(path: str | os.PathLike[str], format: str | None = None) -> ModelS
 
 def from_object(model: Any, format: str | None = None) -> ModelSource:
     return ModelSource(saved=save_model(model, format), kind="object")
-

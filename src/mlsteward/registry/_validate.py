@@ -80,7 +80,7 @@ class InputProblem:
         return self.kind in STRUCTURAL
 
     def describe(self) -> str:
-        """``'SEX': categories not seen in training 3, 7 (2 rows: 0, 4); expected one of 1, 2``"""
+        """``'SEX': categories not seen in training: 3, 7 (rows 0, 4); expected one of 1, 2``"""
         head = f"{self.column!r}: {_WHAT[self.kind]}"
         if self.kind == "missing_column":
             return f"{head}; expected a column of {self.expected}"
@@ -88,11 +88,14 @@ class InputProblem:
         if self.distinct > len(self.values):
             shown += f" and {self.distinct - len(self.values)} more"
         rows = ", ".join(str(r) for r in self.rows)
-        if self.count > len(self.rows):
-            rows += ", ..."
-        plural = "row" if self.count == 1 else "rows"
-        values = f" {shown}" if shown else ""
-        return f"{head}{values} ({self.count} {plural}: {rows}); expected {self.expected}"
+        if self.count == 1:
+            where = f"row {rows}"
+        elif self.count > len(self.rows):
+            where = f"{self.count} rows: {rows}, ..."
+        else:
+            where = f"rows {rows}"
+        values = f": {shown}" if shown else ""
+        return f"{head}{values} ({where}); expected {self.expected}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,7 +164,7 @@ def check_domain_mode(mode: object) -> DomainMode:
             f"Invalid domain mode {mode!r}: expected 'strict' (out-of-domain values are "
             "errors), 'warn' (they are warnings) or 'off' (not checked)."
         )
-    return mode  # type: ignore[return-value]  # checked just above
+    return mode  # narrowed by the membership test
 
 
 def to_frame(data: Any) -> pd.DataFrame:
@@ -204,8 +207,9 @@ def _problem(
     return InputProblem(
         column=spec.name,
         kind=kind,
-        expected=spec.expected() if kind != "missing_value" else "no missing values "
-        "(the training data had none)",
+        expected=spec.expected()
+        if kind != "missing_value"
+        else "no missing values (the training data had none)",
         values=tuple(values),
         count=len(positions),
         rows=tuple(int(p) for p in positions[:MAX_ROWS]),
@@ -304,9 +308,7 @@ def _check_datetime(
     return wrong, out
 
 
-def _check_column(
-    spec: ColumnSpec, series: pd.Series, problems: list[InputProblem]
-) -> pd.Series:
+def _check_column(spec: ColumnSpec, series: pd.Series, problems: list[InputProblem]) -> pd.Series:
     """Append the column's problems; return the column as the model should get it."""
     null = series.isna().to_numpy(dtype=bool)
     present = ~null

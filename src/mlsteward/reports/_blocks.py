@@ -54,7 +54,7 @@ def _fmt_float(value: float) -> str:
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
     if value.is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}"
+        return format_value(int(value))
     magnitude = abs(value)
     if magnitude >= 1e6 or magnitude < 1e-3:
         return f"{value:.3e}"
@@ -62,13 +62,14 @@ def _fmt_float(value: float) -> str:
 
 
 def format_value(value: Any) -> str:
-    """A cell value as short display text (numbers rounded, ``None`` as an em dash)."""
+    """A cell value as short display text (numbers rounded, thousands separated from
+    10,000 on, ``None`` as an em dash)."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}"
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)  # years stay 2015
     if isinstance(value, float):
         return _fmt_float(value)
     if isinstance(value, datetime):

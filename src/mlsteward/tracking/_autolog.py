@@ -302,7 +302,7 @@ def _params(estimator: Any, limit: int) -> dict[str, str]:
 def _training_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str, float]:
     import numpy as np
     from sklearn import metrics
-    from sklearn.base import is_classifier, is_regressor
+    from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier, is_regressor
 
     out: dict[str, float] = {}
 
@@ -315,22 +315,21 @@ def _training_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str, 
 
     if y is None or x is None:
         return out
+    own_score = False  # the estimator's score is not the mixin's default
     if is_classifier(estimator):
         predicted = estimator.predict(x)
         classes = list(getattr(estimator, "classes_", np.unique(y)))
         attempt(
             "training_accuracy", lambda: metrics.accuracy_score(y, predicted, sample_weight=weight)
         )
-        if len(classes) == 2:
-            attempt(
-                "training_f1",
-                lambda: metrics.f1_score(y, predicted, pos_label=classes[1], sample_weight=weight),
-            )
-        else:
-            attempt(
-                "training_f1",
-                lambda: metrics.f1_score(y, predicted, average="weighted", sample_weight=weight),
-            )
+        average = "binary" if len(classes) == 2 else "weighted"
+        pos_label = classes[1] if len(classes) == 2 else 1
+        attempt(
+            "training_f1",
+            lambda: metrics.f1_score(
+                y, predicted, average=average, pos_label=pos_label, sample_weight=weight
+            ),
+        )
         if hasattr(estimator, "predict_proba"):
 
             def roc_auc() -> float:
@@ -351,6 +350,9 @@ def _training_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str, 
                     y, estimator.decision_function(x), sample_weight=weight
                 ),
             )
+        own_score = type(estimator).score is not ClassifierMixin.score
+        if not own_score and "training_accuracy" in out and weight is None:
+            out["training_score"] = out["training_accuracy"]
     elif is_regressor(estimator):
         predicted = estimator.predict(x)
         attempt("training_r2", lambda: metrics.r2_score(y, predicted, sample_weight=weight))
@@ -361,7 +363,12 @@ def _training_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str, 
             "training_rmse",
             lambda: math.sqrt(metrics.mean_squared_error(y, predicted, sample_weight=weight)),
         )
-    if hasattr(estimator, "score"):
+        own_score = type(estimator).score is not RegressorMixin.score
+        if not own_score and "training_r2" in out and weight is None:
+            out["training_score"] = out["training_r2"]
+    else:
+        own_score = True
+    if own_score and hasattr(estimator, "score"):
         attempt("training_score", lambda: estimator.score(x, y))
     best = getattr(estimator, "best_score_", None)
     if isinstance(best, int | float):

@@ -238,6 +238,13 @@ def tune(
                 f"Study {study!r} of project {project!r} exists with another direction: "
                 f"{exc}. Use the study's direction, or another study name."
             ) from exc
+        stored = ostudy.direction.name.lower()
+        if stored != direction:
+            raise Conflict(
+                f"Study {study!r} of project {project!r} exists with another direction: it "
+                f"{stored}s its objective, and this call asks to {direction} it. Use "
+                f"direction={stored!r}, or another study name."
+            )
         finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         done = len(ostudy.get_trials(deepcopy=False, states=finished_states))
         remaining = max(n_trials - done, 0)

@@ -1,32 +1,41 @@
-"""The background writer of one run: params, tags and metric points, written in batches.
+"""The writer of one run: its creation, params, tags, metric points and end, in batches.
 
-Logging calls enqueue and return; a daemon thread writes what is pending in one
-transaction per batch (bulk ``INSERT`` through SQLAlchemy Core executemany). Guarantees:
+Logging calls enqueue and return. Batches are written in one transaction each (bulk
+``INSERT`` through SQLAlchemy Core executemany), by whoever gets there first: the
+process-wide background flusher (a daemon thread that writes each run's pending items at
+least every :attr:`RunWriter.interval` seconds, and at once when a batch is full), or the
+caller of :meth:`RunWriter.flush` / :meth:`RunWriter.finish`, which writes what remains
+itself instead of waiting for a thread. Guarantees:
 
-- **Durability bound**: :meth:`RunWriter.flush` returns only when everything enqueued
-  before the call is committed. A crash (even SIGKILL) after ``flush`` returned loses
-  nothing that was flushed; what was enqueued after the last flush may be lost, at most
-  :attr:`RunWriter.interval` seconds of logging plus what was still in memory.
-- **No silent loss**: when a batch cannot be written, its items go back to the front of the
-  queue, the writer pauses, and the next :meth:`flush` (which :meth:`close` calls) retries
-  once and raises :class:`StoreUnavailable` (or the original :class:`StewardError`) if the
-  store is still failing. Params refused as conflicting with stored values are reported
-  by the next flush as :class:`Conflict`.
-- **Bounded memory**: at most ``max_pending`` metric points wait in memory; a producer that
-  gets ahead of the store blocks until the writer catches up (backpressure). When the
-  writer is paused by a failure and the queue is full, logging raises the failure.
+- **Durability bound**: ``flush`` returns only when everything enqueued before the call is
+  committed; a crash (even SIGKILL) after it returned loses nothing that was flushed. What
+  was enqueued after the last flush may be lost: at most ``interval`` seconds of logging.
+  A new run reaches the store with its first batch (at most ``interval`` after it starts).
+- **No silent loss**: when a batch cannot be written its items go back to the front of the
+  queue and the writer pauses; the next ``flush`` retries once and raises
+  :class:`StoreUnavailable` (or the original :class:`StewardError`) if the store still
+  fails. Params refused as conflicting with stored values are raised by the next flush as
+  :class:`Conflict`.
+- **Bounded memory**: at most ``max_pending`` metric points wait; a producer that gets
+  ahead writes a batch itself before enqueuing more (backpressure). A paused writer whose
+  queue is full raises its failure instead of growing.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mlsteward.core import Conflict, StewardError, StoreUnavailable
 from mlsteward.store import Store
-from mlsteward.store.metadata import SqlRunRepository
+from mlsteward.store.metadata import RunRow, SqlRunRepository
 
 __all__ = ["MetricItem", "RunWriter"]
 
@@ -34,14 +43,75 @@ __all__ = ["MetricItem", "RunWriter"]
 MetricItem = tuple[str, float, int, int]
 
 
+@dataclass
+class _Batch:
+    creation: dict[str, Any] | None = None
+    metrics: list[MetricItem] = field(default_factory=list)
+    params: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[tuple[str, str]] = field(default_factory=list)
+    ending: tuple[str, datetime] | None = None
+
+    @property
+    def count(self) -> int:
+        return (
+            (self.creation is not None)
+            + len(self.metrics)
+            + len(self.params)
+            + len(self.tags)
+            + (self.ending is not None)
+        )
+
+
+class _Flusher:
+    """One daemon thread per process that writes the pending items of every open run."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._writers: weakref.WeakSet[RunWriter] = weakref.WeakSet()
+        self._thread: threading.Thread | None = None
+        self._woken = False
+
+    def register(self, writer: RunWriter) -> None:
+        with self._cond:
+            self._writers.add(writer)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="steward-run-flusher", daemon=True
+                )
+                self._thread.start()
+
+    def unregister(self, writer: RunWriter) -> None:
+        with self._cond:
+            self._writers.discard(writer)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if not self._woken:
+                    self._cond.wait(0.05)
+                self._woken = False
+                writers = list(self._writers)
+            for writer in writers:
+                writer._background_write()
+
+
+_FLUSHER = _Flusher()
+
+
 class RunWriter:
-    """Batches the logging of one run to the metadata store on a background thread."""
+    """Batches the records of one run to the metadata store (see the module docstring)."""
 
     def __init__(
         self,
         store: Store,
         run_id: str,
         *,
+        creation: dict[str, Any] | None = None,
         max_pending: int = 50_000,
         batch_size: int = 20_000,
         interval: float = 0.25,
@@ -52,83 +122,150 @@ class RunWriter:
         self.batch_size = batch_size
         self.interval = interval
         self._cond = threading.Condition()
-        self._metrics: list[MetricItem] = []
-        self._params: list[tuple[str, str]] = []
-        self._tags: list[tuple[str, str]] = []
-        self._enqueued = 0  # items ever enqueued
-        self._written = 0  # items ever written (or refused as conflicts)
-        self._wanted = 0  # flush target: write at once up to here
+        self._pending = _Batch(creation=creation)
+        self._enqueued = 0 if creation is None else 1
+        self._written = 0  # items written (or refused as conflicts)
+        self._busy = False  # a batch is being written
+        self._last_write = time.monotonic()
         self._error: BaseException | None = None  # failure that paused the writer
         self._deferred: list[StewardError] = []  # errors to raise at the next flush
-        self._closing = False
-        self._thread: threading.Thread | None = None
+        self._registered = False
 
     # -- producers ------------------------------------------------------------------
-    def add_metrics(self, items: list[MetricItem]) -> None:
-        with self._cond:
-            while len(self._metrics) >= self.max_pending:
-                if self._error is not None:
-                    raise self._failure(self._error)
-                self._ensure_thread()
-                self._cond.notify_all()
-                self._cond.wait(0.5)
-            self._metrics.extend(items)
-            self._enqueued += len(items)
-            self._ensure_thread()
-            if len(self._metrics) >= self.batch_size:
-                self._cond.notify_all()
+    def _register(self) -> None:
+        if not self._registered:
+            self._registered = True
+            _FLUSHER.register(self)
 
     def add_metric(self, item: MetricItem) -> None:
-        cond = self._cond
-        with cond:
-            if len(self._metrics) >= self.max_pending or self._thread is None:
-                pass
-            else:
-                self._metrics.append(item)
+        with self._cond:
+            metrics = self._pending.metrics
+            if len(metrics) < self.max_pending and self._registered:
+                metrics.append(item)
                 self._enqueued += 1
-                if len(self._metrics) == self.batch_size:
-                    cond.notify_all()
+                if len(metrics) == self.batch_size:
+                    _FLUSHER.wake()
                 return
         self.add_metrics([item])
 
+    def add_metrics(self, items: list[MetricItem]) -> None:
+        while True:
+            with self._cond:
+                if len(self._pending.metrics) < self.max_pending:
+                    self._pending.metrics.extend(items)
+                    self._enqueued += len(items)
+                    full = len(self._pending.metrics) >= self.batch_size
+                    break
+                if self._error is not None:
+                    raise self._failure(self._error)
+            self._write_one(block=True)  # backpressure: the producer writes a batch
+        self._register()
+        if full:
+            _FLUSHER.wake()
+
     def add_params(self, items: list[tuple[str, str]]) -> None:
         with self._cond:
-            self._params.extend(items)
+            self._pending.params.extend(items)
             self._enqueued += len(items)
-            self._ensure_thread()
+        self._register()
 
     def add_tags(self, items: list[tuple[str, str]]) -> None:
         with self._cond:
-            self._tags.extend(items)
+            self._pending.tags.extend(items)
             self._enqueued += len(items)
-            self._ensure_thread()
+        self._register()
 
     @property
     def pending(self) -> int:
         with self._cond:
             return self._enqueued - self._written
 
-    # -- flushing -------------------------------------------------------------------
+    @property
+    def queued_metrics(self) -> int:
+        with self._cond:
+            return len(self._pending.metrics)
+
+    # -- writing --------------------------------------------------------------------
+    def _take(self) -> _Batch:
+        """Take the next batch (caller holds the lock; the writer is not busy)."""
+        pending = self._pending
+        metrics = pending.metrics[: self.batch_size]
+        del pending.metrics[: len(metrics)]
+        batch = _Batch(pending.creation, metrics, pending.params, pending.tags)
+        pending.creation, pending.params, pending.tags = None, [], []
+        if not pending.metrics:
+            batch.ending, pending.ending = pending.ending, None
+        self._busy = True
+        return batch
+
+    def _give_back(self, batch: _Batch) -> None:
+        pending = self._pending
+        pending.creation = batch.creation or pending.creation
+        pending.metrics[:0] = batch.metrics
+        pending.params[:0] = batch.params
+        pending.tags[:0] = batch.tags
+        pending.ending = batch.ending or pending.ending
+
+    def _write_one(self, *, block: bool) -> bool:
+        """Write one batch in this thread; False when there was nothing to do (or, with
+        ``block=False``, when another thread is writing or the writer is paused)."""
+        with self._cond:
+            while self._busy:
+                if not block:
+                    return False
+                self._cond.wait(1.0)
+            if self._error is not None or self._pending.count == 0:
+                return False
+            batch = self._take()
+        try:
+            conflicts = self._write(batch)
+        except BaseException as exc:
+            with self._cond:
+                self._give_back(batch)
+                self._error = exc
+                self._busy = False
+                self._cond.notify_all()
+            if not isinstance(exc, Exception):
+                raise
+            return False
+        with self._cond:
+            self._written += batch.count
+            self._deferred.extend(conflicts)
+            self._busy = False
+            self._last_write = time.monotonic()
+            self._cond.notify_all()
+        return True
+
+    def _background_write(self) -> None:
+        """Called by the flusher: write what is due, never blocking on this writer."""
+        while True:
+            with self._cond:
+                pending = self._pending.count
+                due = time.monotonic() - self._last_write >= self.interval
+                full = len(self._pending.metrics) >= self.batch_size
+            if not pending or not (due or full) or not self._write_one(block=False):
+                return
+            if not full:
+                return
+
     def flush(self, timeout: float | None = None) -> None:
         """Write everything enqueued so far; raise what went wrong since the last flush."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             target = self._enqueued
-            if self._error is not None:
-                self._error = None  # retry once
-            self._wanted = max(self._wanted, target)
-            if self._written < target:
-                self._ensure_thread()
-            self._cond.notify_all()
-            while self._written < target and self._error is None:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise StoreUnavailable(
-                        f"Run {self.run_id}: {target - self._written} logged items were not "
-                        f"written within {timeout} s. The store {self.store.display_uri} is "
-                        "slow or locked; call run.flush() again to keep waiting."
-                    )
-                self._cond.wait(remaining if remaining is not None else 1.0)
+            self._error = None  # a paused writer retries once
+        while True:
+            with self._cond:
+                if self._written >= target or self._error is not None:
+                    break
+            if deadline is not None and time.monotonic() > deadline:
+                raise StoreUnavailable(
+                    f"Run {self.run_id}: {target - self._written} logged items were not "
+                    f"written within {timeout} s. The store {self.store.display_uri} is slow "
+                    "or locked; call run.flush() again to keep waiting."
+                )
+            self._write_one(block=True)
+        with self._cond:
             if self._error is not None and self._written < target:
                 raise self._failure(self._error)
             if self._deferred:
@@ -138,117 +275,83 @@ class RunWriter:
                     first.add_note(f"and {len(rest)} more: " + "; ".join(str(e) for e in rest))
                 raise first
 
-    def close(self, timeout: float | None = None) -> None:
-        """Flush, then stop the thread (also when the flush raises)."""
+    def finish(self, status: str, end_time: datetime) -> None:
+        """Enqueue the end of the run and flush; the writer is done afterwards."""
+        with self._cond:
+            self._pending.ending = (status, end_time)
+            self._enqueued += 1
         try:
-            self.flush(timeout)
+            self.flush()
         finally:
             with self._cond:
-                self._closing = True
-                self._cond.notify_all()
-                thread = self._thread
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(timeout=5)
+                if self._pending.count == 0:
+                    _FLUSHER.unregister(self)
 
-    # -- the thread -----------------------------------------------------------------
-    def _ensure_thread(self) -> None:
-        if self._thread is None and not self._closing:
-            self._thread = threading.Thread(
-                target=self._loop, name=f"steward-run-{self.run_id[:12]}", daemon=True
-            )
-            self._thread.start()
+    def close(self) -> None:
+        """Flush and stop being flushed in the background."""
+        try:
+            self.flush()
+        finally:
+            _FLUSHER.unregister(self)
 
     def _failure(self, exc: BaseException) -> StewardError:
-        unwritten = self._enqueued - self._written
         if isinstance(exc, StewardError):
             return exc
-        detail = exc
-        if isinstance(exc, SQLAlchemyError):
-            orig = getattr(exc, "orig", None)
-            detail = orig if orig is not None else exc
-        first_line = str(detail).strip().splitlines()[0] if str(detail).strip() else repr(detail)
+        unwritten = self._enqueued - self._written
+        detail: BaseException = exc
+        if isinstance(exc, SQLAlchemyError) and getattr(exc, "orig", None) is not None:
+            detail = exc.orig  # type: ignore[assignment]
+        text = str(detail).strip()
+        first_line = text.splitlines()[0] if text else repr(detail)
         what = (
-            f"Run {self.run_id}: {unwritten} logged items (metric points, params, tags) could "
-            f"not be written to the metadata store {self.store.display_uri}: "
-            f"{type(detail).__name__}: {first_line}."
+            f"Run {self.run_id}: {unwritten} logged items (run record, metric points, "
+            f"params, tags) could not be written to the metadata store "
+            f"{self.store.display_uri}: {type(detail).__name__}: {first_line}."
         )
-        if not isinstance(exc, SQLAlchemyError | OSError):
-            error: StewardError = StewardError(
-                f"{what} This is a bug in Steward; please report it. The items are still "
-                "held in memory and are lost if this process exits."
-            )
-        else:
+        error: StewardError
+        if isinstance(exc, SQLAlchemyError | OSError):
             error = StoreUnavailable(
                 f"{what} They are still held in memory: call run.flush() to retry once the "
                 "store is back; they are lost if this process exits."
             )
+        else:
+            error = StewardError(
+                f"{what} This is a bug in Steward; please report it. The items are still "
+                "held in memory and are lost if this process exits."
+            )
         error.__cause__ = exc
         return error
 
-    def _take(self) -> tuple[list[MetricItem], list[tuple[str, str]], list[tuple[str, str]]]:
-        metrics = self._metrics[: self.batch_size]
-        del self._metrics[: len(metrics)]
-        params, tags = self._params, self._tags
-        self._params, self._tags = [], []
-        return metrics, params, tags
-
-    def _should_write_now(self) -> bool:
-        has_items = bool(self._metrics or self._params or self._tags)
-        return has_items and (
-            self._written < self._wanted or len(self._metrics) >= self.batch_size or self._closing
-        )
-
-    def _loop(self) -> None:
-        cond = self._cond
-        while True:
-            with cond:
-                waited = time.monotonic()
-                while True:
-                    if self._error is None and self._should_write_now():
-                        break
-                    has_items = bool(self._metrics or self._params or self._tags)
-                    if self._closing and (not has_items or self._error is not None):
-                        return
-                    due = has_items and time.monotonic() - waited >= self.interval
-                    if self._error is None and due:
-                        break
-                    cond.wait(self.interval)
-                batch = self._take()
-            count = len(batch[0]) + len(batch[1]) + len(batch[2])
-            try:
-                conflicts = self._write(*batch)
-            except BaseException as exc:  # kept for retry, reported by flush
-                with cond:
-                    metrics, params, tags = batch
-                    self._metrics[:0] = metrics
-                    self._params[:0] = params
-                    self._tags[:0] = tags
-                    self._error = exc
-                    cond.notify_all()
-                continue
-            with cond:
-                self._written += count
-                self._deferred.extend(conflicts)
-                cond.notify_all()
-
-    def _write(
-        self,
-        metrics: list[MetricItem],
-        params: list[tuple[str, str]],
-        tags: list[tuple[str, str]],
-    ) -> list[StewardError]:
+    def _write(self, batch: _Batch) -> list[StewardError]:
         run_id = self.run_id
         errors: list[StewardError] = []
         with self.store.transaction() as tx:
             repo = SqlRunRepository(tx.session)
-            if params:
-                conflicts = repo.add_params(run_id, dict(params))
+            if batch.creation is not None:
+                repo.insert(batch.creation)
+            if batch.params:
+                new_run = batch.creation is not None
+                conflicts = repo.add_params(run_id, dict(batch.params), new_run=new_run)
                 for key, (stored, offered) in conflicts.items():
                     errors.append(_param_conflict(run_id, key, stored, offered))
-            if tags:
-                repo.set_tags(run_id, dict(tags))
-            if metrics:
-                repo.add_metric_points([(run_id, k, v, s, t) for k, v, s, t in metrics])
+            if batch.tags:
+                repo.set_tags(run_id, dict(batch.tags))
+            if batch.metrics:
+                repo.add_metric_points([(run_id, k, v, s, t) for k, v, s, t in batch.metrics])
+            if batch.ending is not None:
+                status, end_time = batch.ending
+                result = tx.session.execute(
+                    update(RunRow)
+                    .where(RunRow.id == run_id, RunRow.status == "running")
+                    .values(status=status, end_time=end_time)
+                )
+                if result.rowcount == 0:  # type: ignore[attr-defined]
+                    errors.append(
+                        Conflict(
+                            f"Run {run_id} was already ended (by another process or "
+                            f"`steward runs end`); it is not marked {status!r}."
+                        )
+                    )
         return errors
 
 

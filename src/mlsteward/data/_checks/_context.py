@@ -3,6 +3,7 @@ the charter's input domain, and the time "now"."""
 
 from __future__ import annotations
 
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,9 +20,11 @@ from mlsteward.core import InvalidInput
 from mlsteward.data._records import CheckResult, CheckStatus, DatasetVersion
 from mlsteward.data._types import infer_column_type
 
-__all__ = ["CheckContext", "Domain", "result"]
+__all__ = ["DUCKDB_MEMORY", "CheckContext", "Domain", "quote", "result"]
 
-_CACHE_COLUMNS = 8
+_CACHE_COLUMNS = 4
+DUCKDB_MEMORY = "512MB"
+"""Memory DuckDB may use for table-wide checks (duplicate rows) before spilling to disk."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class CheckContext:
     charter_domain: Domain | None
     now: datetime
     connection: duckdb.DuckDBPyConnection
+    spill: tempfile.TemporaryDirectory[str] | None = None
 
     @classmethod
     def open(
@@ -85,7 +89,12 @@ class CheckContext:
         ref = None
         if reference is not None and reference_path is not None:
             ref = _Data(reference, reference_path)
-        return cls(_Data(version, path), ref, charter_domain, now, duckdb.connect())
+        # bounded memory: DuckDB spills to a temporary directory of its own
+        spill = tempfile.TemporaryDirectory(prefix="steward-checks-")
+        connection = duckdb.connect(
+            config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill.name}
+        )
+        return cls(_Data(version, path), ref, charter_domain, now, connection, spill)
 
     @property
     def version(self) -> DatasetVersion:
@@ -97,11 +106,30 @@ class CheckContext:
 
     def close(self) -> None:
         self.connection.close()
+        if self.spill is not None:
+            self.spill.cleanup()
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         """Run DuckDB SQL where ``data`` (and ``reference``) name the Parquet files."""
         text = query.replace("{data}", "read_parquet(?)")
         return self.connection.execute(text, [str(self.data.path), *params]).fetchall()
+
+    def missing_rates(self, columns: list[str]) -> dict[str, float]:
+        """Share of missing values per column, in one DuckDB scan of the file."""
+        if not columns:
+            return {}
+        counts = ", ".join(f"count({quote(c)})" for c in columns)
+        ((total, *present),) = self.sql(f"SELECT count(*), {counts} FROM {{data}}")
+        return {c: (total - p) / max(total, 1) for c, p in zip(columns, present, strict=True)}
+
+    def single_valued(self, columns: list[str]) -> dict[str, Any]:
+        """Columns with one value at most (min equals max), in one DuckDB scan:
+        column -> that value (None for an all-missing column)."""
+        if not columns:
+            return {}
+        parts = ", ".join(f"min({quote(c)}), max({quote(c)})" for c in columns)
+        (row,) = self.sql(f"SELECT {parts} FROM {{data}}")
+        return {c: row[2 * i] for i, c in enumerate(columns) if row[2 * i] == row[2 * i + 1]}
 
     def columns_of(
         self, kinds: set[str], requested: list[str] | None, *, skip_time: bool = False
@@ -150,6 +178,11 @@ class CheckContext:
             for c, t in self.version.column_types.items()
             if c not in skip and t in {"numeric", "categorical", "boolean"}
         ]
+
+
+def quote(name: str) -> str:
+    """A column name as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def result(

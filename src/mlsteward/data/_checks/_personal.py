@@ -111,8 +111,9 @@ def check_personal_data(check: PersonalDataCheck, ctx: CheckContext) -> CheckRes
         tags: dict[str, Any] = {}
         for kind in _name_hints(name):
             tags[f"personal:{kind}"] = {"evidence": "column name"}
-        column = ctx.data.column(name)
-        if pa.types.is_string(column.type):
+        physical = next(c.physical for c in ctx.version.schema if c.name == name)
+        column = ctx.data.column(name) if "string" in physical else None
+        if column is not None and pa.types.is_string(column.type):
             sample = _sample(column, check.sample_rows)
             for kind, share in scan_column(sample).items():
                 if share >= check.min_share:

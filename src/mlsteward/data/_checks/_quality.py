@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlsteward.data._checks._context import CheckContext, Domain, result
+from mlsteward.data._checks._context import CheckContext, Domain, quote, result
 from mlsteward.data._checks._spec import (
     ConstantCheck,
     DomainCheck,
@@ -83,7 +83,7 @@ def check_schema(check: SchemaCheck, ctx: CheckContext) -> CheckResult:
 def check_missing(check: MissingCheck, ctx: CheckContext) -> CheckResult:
     columns = ctx.columns_of(_ALL, check.columns)
     ctx.require_columns(list(check.per_column), "per_column")
-    rates = {c: ctx.data.column(c).null_count / max(ctx.rows, 1) for c in columns}
+    rates = ctx.missing_rates(columns)
     limits = {c: check.per_column.get(c, check.max_rate) for c in columns}
     bad = [c for c in columns if rates[c] > limits[c]]
     details = {"rates": rates, "limits": limits}
@@ -239,16 +239,12 @@ def check_domain(check: DomainCheck, ctx: CheckContext) -> CheckResult:
     )
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def check_duplicate_rows(check: DuplicateRowsCheck, ctx: CheckContext) -> CheckResult:
     types = ctx.version.column_types
     columns = [c for c in ctx.version.columns if not (check.ignore_id_columns and types[c] == "id")]
     if not columns:
         return result(check, "skipped", "Every column is an id column; nothing to compare.")
-    selection = ", ".join(_quote(c) for c in columns)
+    selection = ", ".join(quote(c) for c in columns)
     ((distinct,),) = ctx.sql(f"SELECT count(*) FROM (SELECT DISTINCT {selection} FROM {{data}})")
     duplicates = ctx.rows - int(distinct)
     share = duplicates / max(ctx.rows, 1)
@@ -338,19 +334,18 @@ def check_outliers(check: OutliersCheck, ctx: CheckContext) -> CheckResult:
 
 def check_constant(check: ConstantCheck, ctx: CheckContext) -> CheckResult:
     columns = ctx.columns_of(_ALL - {"id"}, check.columns, skip_time=True)
-    found: dict[str, dict[str, Any]] = {}
-    for name in columns:
-        column = ctx.data.column(name)
-        distinct = pc.count_distinct(column, mode="only_valid").as_py()
-        info: dict[str, Any] = {"distinct": distinct}
-        constant = distinct <= 1
-        if not constant and check.max_top_share < 1.0:
-            counts = pc.value_counts(column.drop_null().combine_chunks()).field("counts")
-            top = int(pc.max(counts).as_py() or 0)
-            info["top_share"] = top / max(len(column), 1)
-            constant = info["top_share"] >= check.max_top_share
-        if constant:
-            found[name] = info
+    found: dict[str, dict[str, Any]] = {
+        name: {"value": value} for name, value in ctx.single_valued(columns).items()
+    }
+    if check.max_top_share < 1.0:
+        for name in columns:
+            if name in found:
+                continue
+            column = ctx.data.column(name).drop_null().combine_chunks()
+            top = int(pc.max(pc.value_counts(column).field("counts")).as_py() or 0)
+            share = top / max(ctx.rows, 1)
+            if share >= check.max_top_share:
+                found[name] = {"top_share": share}
     if not found:
         return result(check, "pass", f"No constant columns among {len(columns)}.")
     return result(

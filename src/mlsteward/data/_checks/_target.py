@@ -31,7 +31,7 @@ __all__ = [
     "check_relevance",
 ]
 
-TARGET_SAMPLE_ROWS: Final = 1_000_000
+TARGET_SAMPLE_ROWS: Final = 200_000
 
 
 def arrow_codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -17,6 +17,14 @@ from mlsteward.store.metadata._datasets import (
     DatasetVersionRow,
     SqlDatasetRepository,
 )
+from mlsteward.store.metadata._evaluations import (
+    EVALUATION_KINDS,
+    EvaluationMetricRow,
+    EvaluationRepository,
+    EvaluationRow,
+    SqlEvaluationRepository,
+    StoredMetric,
+)
 from mlsteward.store.metadata._experiments import (
     ExperimentRepository,
     ExperimentRow,
@@ -48,8 +56,20 @@ from mlsteward.store.metadata._runs import (
     RunTagRow,
     SqlRunRepository,
 )
+from mlsteward.store.metadata._serving import (
+    DEPLOYMENT_STATES,
+    DEPLOYMENT_STRATEGIES,
+    DeploymentRow,
+    EndpointRow,
+    RolloutEventRow,
+    ServingRepository,
+    SqlServingRepository,
+)
 
 __all__ = [
+    "DEPLOYMENT_STATES",
+    "DEPLOYMENT_STRATEGIES",
+    "EVALUATION_KINDS",
     "MODEL_STATES",
     "AuditEventRow",
     "AuditHeadRow",
@@ -62,6 +82,11 @@ __all__ = [
     "DatasetLineageRow",
     "DatasetRepository",
     "DatasetVersionRow",
+    "DeploymentRow",
+    "EndpointRow",
+    "EvaluationMetricRow",
+    "EvaluationRepository",
+    "EvaluationRow",
     "ExperimentRepository",
     "ExperimentRow",
     "LatestMetricRow",
@@ -74,18 +99,23 @@ __all__ = [
     "ProjectRepository",
     "ProjectRow",
     "RegisteredModelRow",
+    "RolloutEventRow",
     "RunArtifactRow",
     "RunInputRow",
     "RunParamRow",
     "RunRepository",
     "RunRow",
     "RunTagRow",
+    "ServingRepository",
     "SqlCharterRepository",
     "SqlDatasetRepository",
+    "SqlEvaluationRepository",
     "SqlExperimentRepository",
     "SqlModelRepository",
     "SqlProjectRepository",
     "SqlRunRepository",
+    "SqlServingRepository",
     "StoredCharterVersion",
+    "StoredMetric",
     "UTCDateTime",
 ]
