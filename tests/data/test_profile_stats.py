@@ -105,6 +105,22 @@ def test_histogram_on_counts_every_value_and_agrees_with_numpy_away_from_edges(
     assert 0 < dropped.sum() < len(present)
 
 
+def test_distribution_gives_weighted_values_for_distances(
+    mixed: pd.DataFrame, profile: DatasetProfile
+) -> None:
+    from scipy.stats import wasserstein_distance
+
+    ages, weights = profile["age"].distribution()
+    assert ages.tolist() == sorted(set(mixed["age"].tolist())) and weights.sum() == len(mixed)
+    income = mixed["income"].to_numpy()
+    values, counts = profile["income"].distribution()
+    assert np.all(np.diff(values) > 0) and counts.sum() == len(income)
+    shifted = income * 1.1
+    exact = wasserstein_distance(income, shifted)
+    approximate = wasserstein_distance(values, values * 1.1, counts, counts)
+    assert approximate == pytest.approx(exact, rel=2 * ALPHA)
+
+
 def test_display_histogram_has_integer_bins_for_small_integer_ranges() -> None:
     table = pa.table({"year": pa.array([2015, 2016, 2016, 2018, 2018, 2018])})
     edges, counts = profile_dataset(table, column_types={"year": "numeric"})[
@@ -158,6 +174,8 @@ def test_missing_nan_infinity_and_negative_zero() -> None:
     assert column.mean == pytest.approx(np.mean([1.0, -0.0, 0.0, 2.5]))
     assert column.distinct == 5  # -0.0 and 0.0 are one value
     assert column.quantile(0.5) == 0.0
+    edges, counts = column.histogram_counts(4)
+    assert (edges[0], edges[-1], counts.sum()) == (-0.0, 2.5, 6)  # infinities in outer bins
 
 
 def test_datetimes_have_exact_bounds_and_day_accurate_quantiles() -> None:

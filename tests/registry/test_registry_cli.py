@@ -28,10 +28,21 @@ def steward(trained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> An
 def test_register_list_show_alias(steward: Any, trained: Any, capsys: Any) -> None:
     assert steward("models", "register", "acs", "--run", trained.run_id[:10]) == 0
     assert "Registered acs@1 in project 'reg'" in capsys.readouterr().out
-    assert steward(
-        "models", "register", "acs", "--run", trained.run_id, "--alias", "champion",
-        "-r", "better", "--json",
-    ) == 0
+    assert (
+        steward(
+            "models",
+            "register",
+            "acs",
+            "--run",
+            trained.run_id,
+            "--alias",
+            "champion",
+            "-r",
+            "better",
+            "--json",
+        )
+        == 0
+    )
     registered = json.loads(capsys.readouterr().out)
     assert (registered["version"], registered["aliases"]) == (2, ["champion"])
     assert steward("models", "list") == 0

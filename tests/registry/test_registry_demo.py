@@ -15,14 +15,19 @@ from mlsteward.demo._runner import STEPS, DemoContext
 def test_the_step_follows_development_in_the_demo() -> None:
     titles = [s.run for s in STEPS]
     assert step_registry in titles
-    assert titles.index(step_registry) == [s.title for s in STEPS].index(
-        "Develop candidate models"
-    ) + 1
+    assert (
+        titles.index(step_registry)
+        == [s.title for s in STEPS].index("Develop candidate models") + 1
+    )
 
 
 def test_best_becomes_champion_and_runner_up_challenger(
-    sqlite_client: Any, frame: pd.DataFrame, fitted_pipeline: Any, new_pipeline: Any,
-    train: Any, tmp_path: Path,
+    sqlite_client: Any,
+    frame: pd.DataFrame,
+    fitted_pipeline: Any,
+    new_pipeline: Any,
+    train: Any,
+    tmp_path: Path,
 ) -> None:
     st = sqlite_client
     first = train(st, frame, fitted_pipeline, name="strong")
@@ -30,8 +35,12 @@ def test_best_becomes_champion_and_runner_up_challenger(
     with st.start_run(first.project, "registry-tests", name="weak") as run:
         weak = run.log_model(weaker)
     candidates = [
-        {"family": "strong", "run_id": first.run_id, "model": st.runs.get(first.run_id).models[0],
-         "val_roc_auc": 0.91},
+        {
+            "family": "strong",
+            "run_id": first.run_id,
+            "model": st.runs.get(first.run_id).models[0],
+            "val_roc_auc": 0.91,
+        },
         {"family": "weak", "run_id": run.id, "model": weak, "val_roc_auc": 0.70},
     ]
     ctx = DemoContext(client=st, directory=tmp_path, console=Console(), project=first.project)

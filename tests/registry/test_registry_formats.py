@@ -81,7 +81,9 @@ def test_xgboost_native_round_trip(sqlite_client: Any, frame: pd.DataFrame) -> N
     predictor = sqlite_client.load_model("xgb@latest", project=project)
     assert isinstance(predictor.model, xgboost.XGBClassifier)
     assert predictor.signature.names == NUMERIC
-    assert np.array_equal(predictor.predict_proba(frame[NUMERIC]), model.predict_proba(frame[NUMERIC]))
+    assert np.array_equal(
+        predictor.predict_proba(frame[NUMERIC]), model.predict_proba(frame[NUMERIC])
+    )
 
 
 def test_lightgbm_native_round_trip(sqlite_client: Any, frame: pd.DataFrame) -> None:
@@ -190,3 +192,36 @@ def test_an_unknown_file_format_names_the_formats(sqlite_client: Any, tmp_path: 
     _project(sqlite_client)
     with pytest.raises(ms.InvalidInput, match="skops, xgboost-ubj"):
         sqlite_client.models.register("m", file=path)
+
+
+def test_an_xgboost_file_registers_as_its_scikit_learn_wrapper(
+    sqlite_client: Any, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    xgboost = pytest.importorskip("xgboost", reason="xgboost is not installed")
+    model = xgboost.XGBRegressor(n_estimators=5).fit(frame[NUMERIC], frame["hours"])
+    path = tmp_path / "model.ubj"
+    model.save_model(path)
+    project = _project(sqlite_client)
+    version = sqlite_client.models.register("xgbfile", project=project, file=path)
+    assert version.format == "xgboost-ubj" and version.model_class.endswith("XGBRegressor")
+    assert version.signature.task == "regression"
+    predictor = sqlite_client.load_model("xgbfile@1", project=project)
+    assert np.array_equal(predictor.predict(frame[NUMERIC]), model.predict(frame[NUMERIC]))
+
+
+def test_categorical_columns_predict_the_same_from_records(
+    sqlite_client: Any, frame: pd.DataFrame
+) -> None:
+    lightgbm = pytest.importorskip("lightgbm", reason="lightgbm is not installed")
+    x = frame[["age", "hours", "sex"]].astype({"sex": "category"})
+    model = lightgbm.LGBMClassifier(n_estimators=8, verbose=-1).fit(x, frame["y"])
+    project = _project(sqlite_client)
+    dataset = sqlite_client.datasets.register(project, "cats", x.assign(y=frame["y"]))
+    version = sqlite_client.models.register(
+        "lgbm-cat", project=project, model=model, datasets=[dataset]
+    )
+    assert version.signature.column("sex").categories == ("f", "m")
+    predictor = sqlite_client.load_model("lgbm-cat@1", project=project)
+    records = x.astype(object).to_dict(orient="records")
+    assert isinstance(records[0]["sex"], str)
+    assert np.array_equal(predictor.predict_proba(records), model.predict_proba(x))

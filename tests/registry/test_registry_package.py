@@ -81,8 +81,14 @@ def test_a_bundle_predicts_exactly_in_a_fresh_process(
     script.write_text(FRESH_PROCESS)
     out_proba, out_pred = tmp_path / "proba.npy", tmp_path / "pred.npy"
     done = subprocess.run(
-        [sys.executable, str(script), str(bundle.directory), str(tmp_path / "rows.parquet"),
-         str(out_proba), str(out_pred)],
+        [
+            sys.executable,
+            str(script),
+            str(bundle.directory),
+            str(tmp_path / "rows.parquet"),
+            str(out_proba),
+            str(out_pred),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -155,13 +155,13 @@ def test_retire_refuses_a_routed_or_aliased_version_naming_the_endpoint(
     assert [(r.endpoint, r.ref, r.weight) for r in list_routes(store, "reg")] == [
         ("acs-prod", "acs@2", 1.0)
     ]
-    with pytest.raises(ms.Conflict, match="alias.*champion point to it"):
+    with pytest.raises(ms.Conflict, match=r"alias.*champion point to it"):
         client.models.retire("acs@1", reason="replaced")
     client.models.alias("acs@2", "champion", reason="v2 takes over")
     retired = client.models.retire("acs@1", reason="replaced by v2")
     assert (retired.state, retired.state_reason) == ("retired", "replaced by v2")
     # a retired version cannot be deployed, routed to or aliased; it still loads
-    with pytest.raises(ms.Conflict, match="retired .*cannot be deployed"):
+    with pytest.raises(ms.Conflict, match=r"retired .*cannot be deployed"):
         check_deployable(store, "reg", "acs@1")
     assert check_deployable(store, "reg", "acs@2").version == 2
     with pytest.raises(ms.Conflict, match="retired"):
@@ -231,3 +231,33 @@ def test_registration_errors_say_what_to_do(
     with pytest.raises(ms.InvalidInput, match="Invalid model name"):
         st.models.register("Bad Name", run=t.run_id)
     assert st.models.list(project="reg") == []
+
+
+def test_a_candidate_from_log_model_registers_directly(
+    sqlite_client: Any, frame: pd.DataFrame, fitted_pipeline: Any, train: Any
+) -> None:
+    st = sqlite_client
+    t = train(st, frame, fitted_pipeline)
+    [candidate] = st.runs.get(t.run_id).models
+    version = st.models.register("acs", model=candidate)
+    assert (version.source_run_id, version.source_artifact_path) == (t.run_id, candidate.path)
+    assert version.artifact_digest == candidate.digest
+
+
+def test_routes_join_the_callers_transaction(
+    sqlite_client: Any, frame: pd.DataFrame, fitted_pipeline: Any, train: Any
+) -> None:
+    st = sqlite_client
+    t = train(st, frame, fitted_pipeline)
+    st.models.register("acs", run=t.run_id)
+    with pytest.raises(ms.InvalidInput), st.store.transaction() as tx:
+        register_route(tx, "reg", "acs-prod", "acs@1")
+        register_route(tx, "reg", "acs-prod", "acs@1", weight=-1)  # rolls both back
+    assert list_routes(st.store, "reg") == []
+    with st.store.transaction() as tx:
+        route = register_route(tx, "reg", "acs-prod", "acs@1", weight=0.5)
+    assert [r.to_dict() for r in list_routes(st.store, "reg", ref="acs@1")] == [route.to_dict()]
+    with pytest.raises(ms.InvalidInput, match="'live' or 'shadow'"):
+        register_route(st.store, "reg", "acs-prod", "acs@1", mode="mirror")
+    with pytest.raises(ms.InvalidInput, match="Invalid endpoint name"):
+        register_route(st.store, "reg", "Prod Endpoint", "acs@1")

@@ -24,8 +24,14 @@ SIGNATURE = Signature(
         ColumnSpec("hours", "numeric", "double", nullable=True, min=10.5, max=60.0),
         ColumnSpec("sex", "categorical", "string", nullable=False, categories=("f", "m")),
         ColumnSpec("edu", "categorical", "int64", nullable=False, categories=(1, 2, 3, 4)),
-        ColumnSpec("when", "datetime", None, nullable=True, min="2015-01-01T00:00:00",
-                   max="2015-12-31T00:00:00"),
+        ColumnSpec(
+            "when",
+            "datetime",
+            None,
+            nullable=True,
+            min="2015-01-01T00:00:00",
+            max="2015-12-31T00:00:00",
+        ),
         ColumnSpec("member", "boolean", "bool", nullable=True),
     )
 )
@@ -72,12 +78,15 @@ def test_every_bad_column_and_value_is_listed_with_what_was_expected() -> None:
     assert found[("edu", "unseen_category")].values == (7,)
     assert found[("hours", "wrong_type")].values == ("forty",)
     message = str(error)
-    assert message.startswith("Input for model acs@3 does not match its signature (9 problems in 6 columns)")
+    assert message.startswith(
+        "Input for model acs@3 does not match its signature (9 problems in 6 columns)"
+    )
     assert "'age': out of the training range: 17, 95 (rows 0, 2); expected numbers in [18, 89]" in (
         message
     )
-    assert "'sex': categories not seen in training: 'x', 'q' (rows 0, 2); expected one of 'f', 'm'" in (
-        message
+    assert (
+        "'sex': categories not seen in training: 'x', 'q' (rows 0, 2); expected one of 'f', 'm'"
+        in (message)
     )
     assert "'hours': wrong type: 'forty' (row 0); expected numbers in [10.5, 60]" in message
     assert "'age': missing values (row 1); expected no missing values" in message
@@ -113,7 +122,12 @@ def test_many_bad_values_are_counted_not_all_printed() -> None:
     with pytest.raises(SignatureMismatch) as info:
         check_input(SIGNATURE, rows)
     [problem] = info.value.problems
-    assert (problem.count, problem.distinct, len(problem.values), len(problem.rows)) == (30, 30, 20, 10)
+    assert (problem.count, problem.distinct, len(problem.values), len(problem.rows)) == (
+        30,
+        30,
+        20,
+        10,
+    )
     assert "and 10 more (30 rows: 0, 1" in str(info.value)
 
 

@@ -77,6 +77,7 @@ def test_experiments_and_end(st: Any, two_runs: tuple[str, str], capsys: Any) ->
     assert _cli(st, "experiments", "list", "-p", "acs", "--json") == 0
     assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["cli"]
     stuck = st.start_run("acs", experiment="cli")
+    stuck.flush()  # in the store (as it is after at most the writer's interval)
     assert _cli(st, "runs", "end", stuck.id) == 0
     assert st.runs.get(stuck.id).status == "killed"
     assert _cli(st, "runs", "end", stuck.id) == 5  # already ended: Conflict

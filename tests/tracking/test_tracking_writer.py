@@ -120,10 +120,8 @@ def test_a_dead_database_surfaces_at_end(
     dead = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
     monkeypatch.setattr(store, "_write_engine", dead)
     run.log_metric("loss", 0.5)
-    with pytest.raises(ms.StoreUnavailable, match="could not be written") as info:
+    with pytest.raises(ms.StoreUnavailable, match="could not be written"):
         run.end()
-    notes = "".join(getattr(info.value, "__notes__", []))
-    assert "could not be marked failed either" in notes
     monkeypatch.undo()
     got = get_run(store, run.id)
     assert got.status == "running" and got.params == {"a": "1"} and got.metrics == {}
@@ -137,7 +135,7 @@ def test_backpressure_bounds_the_queue(st: Any, monkeypatch: pytest.MonkeyPatch)
     seen: list[int] = []
 
     def slow_write(*batch: Any) -> Any:
-        seen.append(len(writer._metrics))
+        seen.append(writer.queued_metrics)
         time.sleep(0.002)
         return original(*batch)
 
@@ -145,7 +143,7 @@ def test_backpressure_bounds_the_queue(st: Any, monkeypatch: pytest.MonkeyPatch)
     peak = 0
     for i in range(20_000):
         run.log_metric("x", float(i), step=i)
-        peak = max(peak, len(writer._metrics))
+        peak = max(peak, writer.queued_metrics)
     run.flush()
     base.end()
     assert peak <= 1000

@@ -16,10 +16,15 @@ from mlsteward.cli import (
     _config,
     _data,
     _db,
+    _deploy,
+    _evaluate,
     _models,
     _package,
+    _predict,
     _projects,
+    _rollout,
     _runs,
+    _serve,
     _tune,
 )
 from mlsteward.cli._common import STATE, console, err_console
@@ -91,6 +96,12 @@ app.add_typer(_runs.experiments_app, name="experiments")
 app.command("tune")(_tune.tune)
 app.add_typer(_models.app, name="models")
 app.add_typer(_package.app, name="package")
+app.add_typer(_evaluate.app, name="evaluate")
+app.command("deploy")(_deploy.deploy)
+app.add_typer(_deploy.endpoints_app, name="endpoints")
+app.command("serve")(_serve.serve)
+app.add_typer(_rollout.app, name="rollout")
+app.command("predict")(_predict.predict)
 
 
 def _debug_setting() -> bool:

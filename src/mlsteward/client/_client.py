@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlsteward import tracking
 from mlsteward.charter import Charters
 from mlsteward.core import AuditEvent, AuditVerification, Config, Project, load_config
 from mlsteward.data import Datasets
+from mlsteward.evaluation import Evaluation, Evaluations, evaluate
 from mlsteward.projects import create_project, get_project, list_projects
 from mlsteward.registry import Bundle, DomainMode, Models, Predictor
 from mlsteward.store import Store, open_store, query_events, verify_chain
 from mlsteward.tracking import ActiveRun, Experiments, Run, Runs, Trial, TuningResult
+
+if TYPE_CHECKING:
+    from mlsteward import serving
 
 __all__ = ["Client", "connect"]
 
@@ -160,6 +164,95 @@ class Client:
     ) -> Bundle:
         """Write a self-contained, verifiable bundle of a model version to ``out_dir``."""
         return self.models.package(ref, out_dir, project=project, overwrite=overwrite)
+
+    @property
+    def evaluations(self) -> Evaluations:
+        """Stored evaluations: get, list, champion vs challenger (``st.evaluations.compare``)."""
+        return Evaluations(self.store)
+
+    def evaluate(
+        self,
+        model: Any,
+        dataset: Any,
+        charter: Any = None,
+        *,
+        sensitive_features: Sequence[str] | None = None,
+        slices: Any = None,
+        project: str | None = None,
+        **options: Any,
+    ) -> Evaluation:
+        """Evaluate a model (``NAME@V``, ``NAME@alias`` or an estimator) on data (a dataset
+        reference or a DataFrame), judged by the project's charter, recorded (see
+        :func:`mlsteward.evaluation.evaluate`)."""
+        return evaluate(
+            self.store,
+            model,
+            dataset,
+            charter,
+            project=project,
+            sensitive_features=sensitive_features,
+            slices=slices,
+            **options,
+        )
+
+    # serving (imported on first use: the server's web stack is not needed elsewhere)
+    @property
+    def endpoints(self) -> serving.Endpoints:
+        """Endpoints and their prediction logs (``st.endpoints.predictions("acs")``)."""
+        from mlsteward import serving
+
+        return serving.Endpoints(self.store, serving.log_root(self.store, self.config))
+
+    @property
+    def rollouts(self) -> serving.Rollouts:
+        """Rollouts of the endpoints: status, promote, rollback (``st.rollouts.status``)."""
+        from mlsteward import serving
+
+        return serving.Rollouts(self.store, serving.log_root(self.store, self.config))
+
+    def deploy(
+        self,
+        ref: str,
+        endpoint: str,
+        *,
+        strategy: serving.Strategy | None = None,
+        override_reason: str | None = None,
+        project: str | None = None,
+        **options: Any,
+    ) -> serving.Deployment:
+        """Deploy a model version to an endpoint: direct, canary, blue-green or shadow
+        (see :func:`mlsteward.serving.deploy`)."""
+        from mlsteward import serving
+
+        return serving.deploy(
+            self.store,
+            ref,
+            endpoint,
+            project=project,
+            strategy=strategy,
+            override_reason=override_reason,
+            **options,
+        )
+
+    def log_feedback(
+        self, endpoint: str, request_ids: str | Sequence[str], labels: Any
+    ) -> serving.FeedbackReceipt:
+        """Attach ground truth to request ids (one and one, or two lists)."""
+        from mlsteward import serving
+
+        root = serving.log_root(self.store, self.config)
+        return serving.log_feedback(self.store, root, endpoint, request_ids, labels)
+
+    def predict_batch(
+        self, ref: str, input: Any, output: Any, *, log_to: str | None = None, **options: Any
+    ) -> serving.BatchResult:
+        """Score a Parquet file with a model version (see :func:`serving.predict_batch`)."""
+        from mlsteward import serving
+
+        root = serving.log_root(self.store, self.config)
+        return serving.predict_batch(
+            self.store, ref, input, output, log_to=log_to, log_root=root, **options
+        )
 
     # -- lifecycle --------------------------------------------------------------------
     def close(self) -> None:

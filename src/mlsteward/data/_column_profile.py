@@ -234,8 +234,8 @@ class ColumnProfile:
 
         Numeric: exact while :attr:`exact_values` is kept (at most 1,024 distinct values),
         otherwise within relative error 1/129 (0.78 %) of the true order statistic (exact
-        for integers up to 128 in magnitude, and for ``q`` of 0 and 1). Datetime: the start of
-        the UTC day of the true value. Array input gives an array of floats.
+        for integers up to 128 in magnitude, and for ``q`` of 0 and 1). Datetime: the start
+        of the UTC day of the true value. Array input gives an array of floats.
         """
         histogram = self._need_histogram("a quantile")
         values = histogram.quantiles(
@@ -262,11 +262,11 @@ class ColumnProfile:
         """Counts on chosen bins ``[e0, e1), ..., [e_{k-1}, e_k]`` (edges may be +-inf).
 
         Exact while :attr:`exact_values` is kept, and when every edge falls between
-        occupied buckets; otherwise only values within the bucket error of an edge (0.78 % relative for numbers, one day for datetimes) can
-        be counted in the neighbouring bin. Deterministic, so two profiles (or a merged
-        one) can be compared bin by bin (PSI, Jensen-Shannon, chi-squared). With ``clip``,
-        values outside the edges count in the outer bins. Datetime edges are microseconds
-        since the epoch.
+        occupied buckets; otherwise only values within the bucket error of an edge (0.78 %
+        relative for numbers, one day for datetimes) can be counted in the neighbouring
+        bin. Deterministic, so two profiles (or a merged one) can be compared bin by bin
+        (PSI, Jensen-Shannon, chi-squared). With ``clip``, values outside the edges count
+        in the outer bins. Datetime edges are microseconds since the epoch.
         """
         histogram = self._need_histogram("histogram_on()")
         return histogram.counts_on(
@@ -277,17 +277,33 @@ class ColumnProfile:
             integral=self.integral,
         )
 
+    def distribution(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """``(values, counts)``, sorted: every distinct value while :attr:`exact_values` is
+        kept, otherwise one representative per bucket (within the bucket error of every
+        value it stands for), clamped to the exact min and max. Weighted samples for
+        distances between two summaries, e.g. ``scipy.stats.wasserstein_distance(v1, v2,
+        c1, c2)`` or a two-sample KS statistic from the weighted CDFs."""
+        histogram = self._need_histogram("distribution()")
+        values = histogram.representatives(integral=self.integral)
+        if self.low is not None:
+            values = np.clip(values, float(self.low), float(self.high))
+        return values, histogram.counts.copy()
+
     def histogram_edges(self, bins: int = 20) -> npt.NDArray[np.float64]:
-        """Display edges: equal-width between min and max (finite part), one bin per
-        integer when the column holds at most ``bins`` consecutive integers."""
-        self._need_histogram("a histogram")
+        """Display edges: equal-width between min and max (of the finite values; infinite
+        ones count in the outer bins), one bin per integer when the column holds at most
+        ``bins`` consecutive integers."""
+        histogram = self._need_histogram("a histogram")
         if self.count == 0 or self.low is None:
             return np.zeros(0)
         low, high = float(self.low), float(self.high)
-        if not math.isfinite(low) or not math.isfinite(high):
-            finite = self.quantile(np.array([0.0, 0.01, 0.99, 1.0]))
-            low = low if math.isfinite(low) else float(finite[1])
-            high = high if math.isfinite(high) else float(finite[2])
+        if not math.isfinite(low) or not math.isfinite(high):  # infinities go to outer bins
+            reps = histogram.representatives(integral=self.integral)
+            finite = reps[np.isfinite(reps)]
+            if not len(finite):
+                return np.zeros(0)  # every value is infinite: nothing to draw
+            low = low if math.isfinite(low) else float(finite.min())
+            high = high if math.isfinite(high) else float(finite.max())
         if self.integral and high - low < bins:
             return np.arange(low - 0.5, high + 1.0, 1.0)
         if high <= low:

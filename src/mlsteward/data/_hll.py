@@ -65,11 +65,15 @@ _weights_cache: U64 = mix64(np.arange(256, dtype=np.uint64) ^ _STRING_SEED)
 
 
 def _position_weights(length: int) -> U64:
+    """Weights of byte positions 0..length-1 (a cached table; every table is a prefix of
+    any larger one, so threads racing to grow it stay correct)."""
     global _weights_cache
-    if length > len(_weights_cache):
+    weights = _weights_cache
+    if length > len(weights):
         size = 1 << max(8, (length - 1).bit_length())
-        _weights_cache = mix64(np.arange(size, dtype=np.uint64) ^ _STRING_SEED)
-    return _weights_cache[:length]
+        weights = mix64(np.arange(size, dtype=np.uint64) ^ _STRING_SEED)
+        _weights_cache = weights
+    return weights[:length]
 
 
 def _hash_strings(array: pa.Array) -> U64:

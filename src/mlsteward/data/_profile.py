@@ -42,6 +42,7 @@ from mlsteward.data._column_profile import ColumnProfile
 from mlsteward.data._hll import DEFAULT_PRECISION, HyperLogLog
 from mlsteward.data._sketches import DAY_MICROS, LOG_RELATIVE_ACCURACY
 from mlsteward.data._sources import iter_batches
+from mlsteward.data._types import infer_column_types, validate_column_types
 
 __all__ = [
     "PROFILE_FORMAT",
@@ -59,7 +60,7 @@ ProgressCallback = Callable[[int, int | None], None]
 """Called after each batch with (rows done, total rows or None when unknown)."""
 
 
-def error_bounds() -> dict[str, Any]:
+def _error_bounds() -> dict[str, Any]:
     """The stated errors of every derived statistic, as stored with each profile."""
     return {
         "quantile_relative_error": LOG_RELATIVE_ACCURACY,
@@ -122,7 +123,7 @@ class DatasetProfile:
             "format": PROFILE_FORMAT,
             "version": PROFILE_FORMAT_VERSION,
             "row_count": self.row_count,
-            "error_bounds": error_bounds(),
+            "error_bounds": _error_bounds(),
             "columns": [column.to_dict() for column in self.columns.values()],
         }
 
@@ -158,7 +159,7 @@ class DatasetProfile:
         return {
             "row_count": self.row_count,
             "column_count": len(self.columns),
-            "error_bounds": error_bounds(),
+            "error_bounds": _error_bounds(),
             "columns": [c.summary(bins=bins, top=top) for c in self.columns.values()],
         }
 
@@ -189,8 +190,6 @@ class ProfileBuilder:
         return None if self._types is None else dict(self._types)
 
     def _start(self, table: pa.Table) -> dict[str, str]:
-        from mlsteward.data._types import infer_column_types, validate_column_types
-
         names = list(table.column_names)
         if len(set(names)) != len(names):
             duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -276,11 +275,17 @@ def profile_dataset(
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
     schema, batches, total = iter_batches(source, batch_rows)
-    with ProfileBuilder(column_types, workers=workers) as builder:
-        for batch in batches:
-            builder.add(batch)
-            if progress is not None:
-                progress(builder.row_count, total)
-        if builder.column_types is None:  # no rows at all
-            builder.add(schema.empty_table())
-        return builder.profile()
+    try:
+        with ProfileBuilder(column_types, workers=workers) as builder:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue  # types are inferred from the first batch with rows
+                builder.add(batch)
+                if progress is not None:
+                    progress(builder.row_count, total)
+            if builder.column_types is None:  # no rows at all
+                builder.add(schema.empty_table())
+            return builder.profile()
+    finally:
+        # hand the decoded batches' memory back to the OS rather than keep it cached
+        pa.default_memory_pool().release_unused()

@@ -4,10 +4,11 @@
 mappings) so that the CLI, the SDK and the web UI all render the same page.
 
 What it reads from ``version_meta`` (every key optional): ``name``, ``version`` (or
-``ref``), ``project``, ``role``, ``row_count``, ``source``, ``license`` (or ``licence``),
-``consent``, ``target``, ``time_column``, ``parents``, ``created_at``, ``created_by``,
-``hash_method`` and ``compliance_tags`` (a list of ``{"column", "tag"}`` mappings, of
-``"column: tag"`` strings, or a mapping column -> tags).
+``ref``), ``project``, ``role``, ``source``, ``license`` (or ``licence``), ``consent``,
+``target``, ``time_column``, ``parents``, ``created_at``, ``created_by``, ``checked_at``,
+``check_reference`` and ``compliance_tags`` (a list of ``{"column", "tag"}`` mappings, of
+``"column: tag"`` strings, or a mapping column -> tags). Rows and columns come from the
+profile.
 
 What it reads from each check mapping (e.g. ``CheckResult.to_dict()``): ``name`` (or
 ``check``/``kind``), ``column`` or ``columns``, ``status`` (``pass``/``warn``/``fail``/
@@ -243,6 +244,9 @@ def _build(
         if status
         else "not run",
     }
+    if meta.get("checked_at"):
+        against = f" against {meta['check_reference']}" if meta.get("check_reference") else ""
+        overview["Checked"] = f"{meta['checked_at']}{against}"
     report = Report(
         f"Dataset {_short_ref(meta)}",
         " · ".join(str(meta[k]) for k in ("project", "role") if meta.get(k)) or None,

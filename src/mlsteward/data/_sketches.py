@@ -89,7 +89,8 @@ class BucketHistogram:
     """Counts of values in fixed buckets: sorted ``keys`` and positive ``counts``.
 
     ``mapping`` is ``"log"`` or ``"exact"`` (float64 values) or ``"linear"`` (int64
-    values, ``width`` apart). See the module docstring for the bounds. Immutable; combine with :meth:`merge`.
+    values, ``width`` apart); see the module docstring for the bounds. Immutable: combine
+    with :meth:`merge`.
     """
 
     mapping: str

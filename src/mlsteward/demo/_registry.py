@@ -55,7 +55,13 @@ def _fallback_candidates(ctx: DemoContext) -> list[dict[str, Any]]:
             run.log_metric("val_roc_auc", auc)
             candidate = run.log_model(model)
         candidates.append(
-            {"family": family, "run_id": run.id, "model": candidate, "val_roc_auc": auc}
+            {
+                "family": family,
+                "run_id": run.id,
+                "model": candidate,
+                "val_roc_auc": auc,
+                "example": x_train.head(50),  # no registered dataset here: names and types
+            }
         )
     candidates.sort(key=lambda c: float(c["val_roc_auc"]), reverse=True)
     return candidates
@@ -84,6 +90,7 @@ def step_registry(ctx: DemoContext) -> str:
             run=candidate["run_id"],
             artifact=candidate["model"].path,
             description=f"{candidate['family']} candidate of the demo",
+            input_example=candidate.get("example"),
             alias=alias,
             reason=(
                 f"{why} validation ROC AUC ({candidate['val_roc_auc']:.4f}) of "

@@ -408,6 +408,7 @@ def compare(
             )
         )
     comparison = compare_runs(runs[0], runs[1])
+    project = comparison.challenger.project or comparison.champion.project
     if record and store is not None and project is not None:
         from mlsteward.evaluation._service import record_comparison
 

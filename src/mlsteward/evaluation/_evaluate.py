@@ -227,8 +227,9 @@ def run_evaluation(
         raise InvalidInput(f"fdr is a false-discovery rate between 0 and 1 (e.g. 0.05), got {fdr}.")
     clock = _Clock(progress)
     with clock.step("load", "loading the model, the data and the charter"):
-        doc, version = resolve_charter(store, project, charter)
         resolved = resolve_model(store, project, model)
+        project = project or resolved.project
+        doc, version = resolve_charter(store, project, charter)
         frame, data_info, dataset_version = resolve_data(store, project, dataset)
         spec = build_spec(
             frame=frame,
@@ -414,11 +415,11 @@ def evaluate(
         **options,
     )
     evaluation = result.evaluation
-    if record and store is not None and project is not None:
+    if record and store is not None and evaluation.project is not None:
         from mlsteward.evaluation._service import record_evaluation
 
         start = time.perf_counter()
-        evaluation = record_evaluation(store, project, evaluation)
+        evaluation = record_evaluation(store, evaluation.project, evaluation)
         timings = dict(evaluation.timings)
         timings["record"] = time.perf_counter() - start
         evaluation = _with_timings(evaluation, timings)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlsteward.charter import Charter, CharterVersion, get_charter, list_charters, load_charter
-from mlsteward.core import InvalidInput, MissingDependency
+from mlsteward.core import InvalidInput
 from mlsteward.data import DatasetVersion, load_dataset, resolve_dataset
 from mlsteward.store import Store
 
@@ -112,6 +112,12 @@ class ResolvedModel:
     domain: dict[str, DomainSpec]
     version: Any = None
 
+    @property
+    def project(self) -> str | None:
+        """The project of the registered model version, when it is one."""
+        project = getattr(self.version, "project", None)
+        return None if project is None else str(project)
+
 
 def _class_path(obj: object) -> str:
     cls = type(obj)
@@ -143,31 +149,22 @@ def _signature_domain(signature: Any) -> dict[str, DomainSpec]:
     return domain
 
 
-def _registry_load(store: Store, project: str, ref: str) -> Any:
-    try:
-        registry = importlib.import_module("mlsteward.registry")
-    except ImportError as exc:  # pragma: no cover - the registry ships with Steward
-        raise MissingDependency(
-            f"Evaluating the registered model {ref!r} needs the model registry "
-            "(mlsteward.registry), which this installation lacks. Pass a fitted model object "
-            "instead, or upgrade Steward."
-        ) from exc
-    loader = getattr(registry, "load_model", None)
-    if loader is None:  # pragma: no cover - depends on the registry's version
-        raise MissingDependency(
-            f"The model registry of this installation cannot load {ref!r} (no load_model). "
-            "Pass a fitted model object instead."
-        )
-    return loader(store, project, ref)
+def _registry_load(store: Store, project: str | None, ref: str) -> Any:
+    """A registered model, loaded with its domain check off: an evaluation measures what
+    the model computes on every row, including rows outside its training domain (the
+    robustness checks probe the domain on purpose)."""
+    from mlsteward.registry import load_model
+
+    return load_model(store, project, ref, domain="off")
 
 
 def resolve_model(store: Store | None, project: str | None, model: Any) -> ResolvedModel:
     """A registry reference (``NAME@V``, ``NAME@alias``) or a model object, ready to call."""
     if isinstance(model, str):
-        if store is None or project is None:
+        if store is None:
             raise InvalidInput(
-                f"The model {model!r} is a registry reference, which needs a store and a "
-                "project: call st.evaluate(..., project=P) or pass a fitted model object."
+                f"The model {model!r} is a registry reference, which needs a store: call "
+                "st.evaluate(...) on a client, or pass a fitted model object."
             )
         model = _registry_load(store, project, model)
     predict = getattr(model, "predict", None)

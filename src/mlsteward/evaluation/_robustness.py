@@ -210,6 +210,15 @@ class _Runner:
             changed = perturb(self.inputs.copy())
             outcomes = self.predict(changed)
         except InvalidInput as exc:
+            if exc.__cause__ is not None:  # a crash the predictor wrapped: not a refusal
+                return RobustnessCheck(
+                    **common,
+                    status="fail",
+                    outcome="crashed",
+                    columns=tuple(columns),
+                    baseline=self.baseline,
+                    error=_short(exc.__cause__),
+                )
             return RobustnessCheck(
                 **common,
                 status="pass" if refusal_ok else "fail",

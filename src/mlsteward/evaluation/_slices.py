@@ -57,8 +57,8 @@ def slice_metric(task: str) -> str:
 
 
 def _fmt(edge: float) -> str:
-    if math.isfinite(edge) and float(edge).is_integer():
-        return str(int(edge))
+    if math.isfinite(edge) and (float(edge).is_integer() or 1e3 <= abs(edge) < 1e15):
+        return str(round(edge))
     return f"{edge:.4g}"
 
 
@@ -109,10 +109,10 @@ def column_codes(
         remap[j] = new
         labels.append(f"{series.name}={_show(uniques[j])}")
     codes = remap[raw_codes]
-    if (codes < 0).any():
-        other_code = len(labels)
+    other = (raw_codes >= 0) & (codes < 0)
+    if other.any():
         labels.append(f"{series.name}={OTHER}")
-        codes[(raw_codes >= 0) & (codes < 0)] = other_code
+        codes[other] = len(labels) - 1
     if (raw_codes < 0).any():
         labels.append(f"{series.name}={MISSING}")
         codes[raw_codes < 0] = len(labels) - 1

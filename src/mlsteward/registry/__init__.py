@@ -45,6 +45,7 @@ from mlsteward.registry._records import (
     VersionState,
     parse_model_ref,
 )
+from mlsteward.registry._register import register_model
 from mlsteward.registry._routes import (
     ROUTE_MODES,
     RouteSpec,
@@ -60,7 +61,6 @@ from mlsteward.registry._service import (
     get_model,
     list_models,
     list_versions,
-    register_model,
     resolve_model,
     retire_version,
     set_alias,

@@ -11,13 +11,13 @@ from mlsteward.registry._lineage import Lineage, lineage
 from mlsteward.registry._package import Bundle, package_model
 from mlsteward.registry._predictor import Predictor, load_model
 from mlsteward.registry._records import ModelAlias, ModelVersion, RegisteredModel
+from mlsteward.registry._register import register_model
 from mlsteward.registry._service import (
     delete_alias,
     deprecate_version,
     get_model,
     list_models,
     list_versions,
-    register_model,
     resolve_model,
     retire_version,
     set_alias,

@@ -96,7 +96,10 @@ def model_card(version: ModelVersion) -> str:
     lines += ["", "## Metrics (from the training run)", ""]
     if version.metrics:
         lines += ["| metric | value |", "|---|---|"]
-        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in version.metrics.items()]
+        lines += [
+            f"| {_cell(k)} | {_cell(format(v, '.6g') if isinstance(v, float) else v)} |"
+            for k, v in version.metrics.items()
+        ]
     else:
         lines.append("TODO: none recorded; add the evaluation results.")
     lines += [

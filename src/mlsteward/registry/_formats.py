@@ -18,6 +18,7 @@ ONNX is not supported yet: register the scikit-learn, XGBoost or LightGBM model 
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import sys
 from collections.abc import Sequence
@@ -344,13 +345,18 @@ def _load_xgboost(data: bytes, meta: dict[str, Any], label: str) -> Any:
         ) from exc
     cls_name = str(meta.get("class", "")).rsplit(".", 1)[-1]
     wrapper = getattr(xgboost, cls_name, None)
-    if isinstance(wrapper, type) and issubclass(wrapper, xgboost.XGBModel):
-        model = wrapper()
-        model.load_model(bytearray(data))
-        return model
-    booster = xgboost.Booster()
-    booster.load_model(bytearray(data))
-    return booster
+    if not (isinstance(wrapper, type) and issubclass(wrapper, xgboost.XGBModel)):
+        booster = xgboost.Booster()
+        booster.load_model(bytearray(data))
+        # a file saved by a scikit-learn wrapper says which one (XGBoost stores it)
+        kind = json.loads(booster.attr("scikit_learn") or "{}").get("_estimator_type")
+        wrappers = {"classifier": xgboost.XGBClassifier, "regressor": xgboost.XGBRegressor}
+        if kind not in wrappers:
+            return booster
+        wrapper = wrappers[kind]
+    model = wrapper()
+    model.load_model(bytearray(data))
+    return model
 
 
 def _load_lightgbm(data: bytes, meta: dict[str, Any], label: str) -> Any:

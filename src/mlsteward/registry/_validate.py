@@ -12,7 +12,9 @@ Problems come in two groups:
 
 Columns the signature does not list are ignored (and reported in
 :attr:`CheckedInput.extra_columns`); the model receives the signature's columns in its
-order. A :class:`SignatureMismatch` lists every bad column, the offending values (up to
+order, numbers as numbers, and columns that were pandas categoricals in training as
+categoricals of the training categories (a value outside them, accepted in ``warn`` or
+``off`` mode, becomes missing). A :class:`SignatureMismatch` lists every bad column, the offending values (up to
 :data:`MAX_VALUES` distinct ones per problem, with the first row positions) and what was
 expected.
 """
@@ -308,6 +310,11 @@ def _check_datetime(
     return wrong, out
 
 
+def _was_categorical(spec: ColumnSpec) -> bool:
+    dtype = spec.dtype or ""
+    return dtype == "category" or dtype.startswith("dictionary<")
+
+
 def _check_column(spec: ColumnSpec, series: pd.Series, problems: list[InputProblem]) -> pd.Series:
     """Append the column's problems; return the column as the model should get it."""
     null = series.isna().to_numpy(dtype=bool)
@@ -330,6 +337,10 @@ def _check_column(spec: ColumnSpec, series: pd.Series, problems: list[InputProbl
             problems.append(_problem(spec, "wrong_type", series, wrong))
         if unseen.any():
             problems.append(_problem(spec, "unseen_category", series, unseen))
+        if _was_categorical(spec) and not isinstance(series.dtype, pd.CategoricalDtype):
+            # the model was fitted on a pandas categorical: give it one (LightGBM and
+            # XGBoost need the dtype; values outside the categories become missing)
+            return series.astype(pd.CategoricalDtype(list(spec.categories)))
         return series
     if spec.type == "boolean":
         ok = _type_ok("bool")

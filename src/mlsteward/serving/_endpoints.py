@@ -22,6 +22,7 @@ The rollout then moves on in the model server (``_rollout``) or by hand
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -282,7 +283,7 @@ def _check_strategy(strategy: object) -> Strategy:
         raise InvalidInput(
             f"Unknown rollout strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}."
         )
-    return strategy  # type: ignore[return-value]  # narrowed by the membership test
+    return strategy
 
 
 def _check_steps(steps: Sequence[int]) -> tuple[int, ...]:
@@ -290,7 +291,7 @@ def _check_steps(steps: Sequence[int]) -> tuple[int, ...]:
     ok = (
         bool(values)
         and all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 100 for s in values)
-        and all(b > a for a, b in zip(values, values[1:], strict=False))
+        and all(b > a for a, b in itertools.pairwise(values))
         and values[-1] == 100
     )
     if not ok:

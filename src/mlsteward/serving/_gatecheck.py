@@ -70,7 +70,8 @@ def _failed_gates(gates_json: str | None) -> tuple[str, ...]:
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict) or item.get("status") != "fail":
             continue
-        gate = item.get("gate") if isinstance(item.get("gate"), dict) else item
+        nested = item.get("gate")
+        gate: dict[str, Any] = nested if isinstance(nested, dict) else item
         if gate.get("required", True):
             key = gate.get("key") or gate.get("metric") or "?"
             reason = item.get("reason")

@@ -72,6 +72,7 @@ def environment() -> Environment:
     )
 
 
+@functools.lru_cache(maxsize=1)
 def _source() -> str | None:
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)

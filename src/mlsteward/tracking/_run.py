@@ -22,9 +22,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from mlsteward.core import Conflict, InvalidInput, StewardError, StoreUnavailable
+from mlsteward.core import Conflict, InvalidInput, StewardError, utcnow
 from mlsteward.store import Store
 from mlsteward.tracking._artifacts import (
     PendingArtifact,
@@ -38,6 +36,7 @@ from mlsteward.tracking._artifacts import (
 )
 from mlsteward.tracking._inputs import log_input
 from mlsteward.tracking._records import (
+    RUN_STATUSES,
     CandidateModel,
     Run,
     RunArtifact,
@@ -45,7 +44,7 @@ from mlsteward.tracking._records import (
     RunStatus,
     to_millis,
 )
-from mlsteward.tracking._service import create_run, end_run, get_run
+from mlsteward.tracking._service import get_run, plan_run
 from mlsteward.tracking._validation import (
     check_key,
     check_metric_value,
@@ -58,7 +57,7 @@ from mlsteward.tracking._writer import MetricItem, RunWriter
 __all__ = ["ActiveRun", "active_run", "start_run"]
 
 _local = threading.local()
-_open_runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+_open_runs: weakref.WeakValueDictionary[str, ActiveRun] = weakref.WeakValueDictionary()
 
 
 def _stack() -> list[ActiveRun]:
@@ -78,10 +77,18 @@ def active_run() -> ActiveRun | None:
 class ActiveRun:
     """A run being recorded. Create it with :func:`start_run`."""
 
-    def __init__(self, store: Store, record: Run, **writer_options: Any) -> None:
+    def __init__(
+        self,
+        store: Store,
+        record: Run,
+        creation: dict[str, Any] | None = None,
+        **writer_options: Any,
+    ) -> None:
+        """A handle on ``record``; ``creation`` (from ``plan_run``) is the run's row, to
+        be inserted with the first batch. Use :func:`start_run` rather than this."""
         self._store = store
         self._record = record
-        self._writer = RunWriter(store, record.id, **writer_options)
+        self._writer = RunWriter(store, record.id, creation=creation, **writer_options)
         self._params: dict[str, str] = {}
         self._next_step: dict[str, int] = {}
         self._keys: set[str] = set()
@@ -201,6 +208,7 @@ class ActiveRun:
     # -- artifacts ------------------------------------------------------------------
     def _record_artifacts(self, pending: list[PendingArtifact]) -> list[RunArtifact]:
         self._check_open()
+        self._writer.flush()  # the run's record is in the store before its artifacts
         return record_artifacts(self._store, self.id, pending)
 
     def log_artifact(
@@ -249,6 +257,7 @@ class ActiveRun:
     def log_input(self, dataset: Any, role: str = "training") -> RunInput:
         """Record a dataset version (a DatasetVersion or ``"name@version"``) the run used."""
         self._check_open()
+        self._writer.flush()
         return log_input(self._store, self.id, self.project, dataset, role)
 
     # -- children -------------------------------------------------------------------
@@ -282,32 +291,20 @@ class ActiveRun:
         return get_run(self._store, self.id)
 
     def end(self, status: RunStatus = "finished") -> None:
-        """Flush and set the final status. Idempotent. A flush failure is raised after the
-        run is marked ``failed`` (when the store accepts that)."""
+        """Flush and record the final status and end time. Idempotent. What the store
+        refused is raised (the run then keeps the status the store last had)."""
         if self._status is not None:
             return
-        error: StewardError | None = None
+        if status not in RUN_STATUSES or status == "running":
+            raise InvalidInput(
+                f"Invalid final status {status!r} for run {self.id}: expected one of "
+                "'finished', 'failed', 'killed'."
+            )
         try:
-            self._writer.close()
-        except StewardError as exc:
-            error = exc
-        final: RunStatus = "failed" if isinstance(error, StoreUnavailable) else status
-        try:
-            end_run(self._store, self.id, final)
-        except (StewardError, SQLAlchemyError) as exc:
-            if error is None:
-                if isinstance(exc, SQLAlchemyError):
-                    raise StoreUnavailable(
-                        f"Run {self.id} could not be marked {final}: {exc}. Its data was "
-                        "flushed; mark it later with: steward runs end RUN --status STATUS"
-                    ) from exc
-                raise
-            error.add_note(f"The run could not be marked {final} either: {exc}")
+            self._writer.finish(status, utcnow())
         finally:
-            self._status = final
+            self._status = status
             _forget(self)
-        if error is not None:
-            raise error
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -335,7 +332,8 @@ def _forget(run: ActiveRun) -> None:
     stack = _stack()
     if run in stack:
         stack.remove(run)
-    _open_runs.discard(run)
+    if _open_runs.get(run.id) is run:
+        del _open_runs[run.id]
 
 
 def start_run(
@@ -350,19 +348,28 @@ def start_run(
     """Start a run in ``project`` / ``experiment`` (the experiment is created on first use).
 
     ``parent`` makes it a child run (of an ActiveRun, a Run or a run id). Use it as a
-    context manager, or call :meth:`ActiveRun.end`.
+    context manager, or call :meth:`ActiveRun.end`. The run reaches the store with its
+    first batch of logging (within the writer's interval) or at the first flush.
     """
     parent_id = parent.id if isinstance(parent, ActiveRun | Run) else parent
-    record = create_run(store, project, experiment, name=name, parent_id=parent_id, tags=tags)
-    run = ActiveRun(store, record)
+    if parent_id is not None:
+        open_parent = parent if isinstance(parent, ActiveRun) else _open_runs.get(parent_id)
+        if open_parent is not None and not open_parent.ended:
+            open_parent.flush()  # the parent's record is in the store before its child's
+    record, creation = plan_run(
+        store, project, experiment, name=name, parent_id=parent_id, tags=tags
+    )
+    run = ActiveRun(store, record, creation)
+    if record.tags:
+        run._writer.add_tags(list(record.tags.items()))
     _stack().append(run)
-    _open_runs.add(run)
+    _open_runs[run.id] = run
     return run
 
 
 @atexit.register
 def _end_open_runs() -> None:  # pragma: no cover - runs at interpreter exit
-    for run in list(_open_runs):
+    for run in list(_open_runs.values()):
         try:
             run.end("finished")
         except Conflict:

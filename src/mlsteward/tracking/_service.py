@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,11 +48,12 @@ __all__ = [
     "check_experiment_name",
     "child_runs",
     "create_experiment",
-    "create_run",
     "end_run",
     "get_experiment",
     "get_run",
     "list_experiments",
+    "plan_run",
+    "resolve_experiment",
     "resolve_run",
     "run_records",
 ]
@@ -143,7 +145,40 @@ def _environment_digest(store: Store) -> str:
     return digest
 
 
-def create_run(
+_experiment_ids: weakref.WeakKeyDictionary[Store, dict[tuple[str, str], tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def resolve_experiment(store: Store, project: str, experiment: str) -> tuple[str, str]:
+    """``(project id, experiment id)``, creating the experiment on first use.
+
+    Cached per store: projects and experiments are never renamed or deleted.
+    """
+    cache = _experiment_ids.setdefault(store, {})
+    ids = cache.get((project, experiment))
+    if ids is not None:
+        return ids
+    check_experiment_name(experiment)
+    for attempt in range(2):  # a concurrent first use (PostgreSQL) retries once
+        try:
+            with store.reader() as session:
+                proj = SqlProjectRepository(session).get(project)
+                row = SqlExperimentRepository(session).find(proj.id, experiment)
+            if row is None:
+                with store.transaction() as tx:
+                    row = _get_or_create_experiment(tx, tx.projects.get(project), experiment)
+            ids = (proj.id, row.id)
+            break
+        except IntegrityError:
+            if attempt == 1:
+                raise
+    assert ids is not None
+    cache[(project, experiment)] = ids
+    return ids
+
+
+def plan_run(
     store: Store,
     project: str,
     experiment: str,
@@ -151,67 +186,60 @@ def create_run(
     name: str | None = None,
     parent_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
-) -> Run:
-    """Record a new running run (creating the experiment on first use)."""
-    check_experiment_name(experiment)
+) -> tuple[Run, dict[str, Any]]:
+    """A new running run: its record, and the column values its writer inserts with its
+    first batch (the run reaches the store then; see :mod:`._writer`)."""
     if name is not None:
         _check_run_name(name)
     clean_tags = {check_key("tag", k): check_tag_value(k, v) for k, v in (tags or {}).items()}
+    project_id, experiment_id = resolve_experiment(store, project, experiment)
+    if parent_id is not None:
+        with store.reader() as session:
+            parent = SqlRunRepository(session).get(parent_id)
+        if parent is None or parent.project_id != project_id:
+            raise NotFound(
+                f"Parent run {parent_id} does not exist in project {project!r}. "
+                "Pass the id of a run of the same project (or the run object)."
+            )
     code = code_version()
     env = environment()
-    env_digest = _environment_digest(store)
     run_id = new_id()
-    run_name = name or f"run-{run_id[-8:]}"
-    for attempt in range(2):  # a concurrent first use of the experiment (PostgreSQL) retries
-        try:
-            with store.transaction() as tx:
-                proj = tx.projects.get(project)
-                exp = _get_or_create_experiment(tx, proj, experiment)
-                runs = SqlRunRepository(tx.session)
-                if parent_id is not None:
-                    parent = runs.get(parent_id)
-                    if parent is None or parent.project_id != proj.id:
-                        raise NotFound(
-                            f"Parent run {parent_id} does not exist in project {project!r}. "
-                            "Pass the id of a run of the same project (or the run object)."
-                        )
-                row = RunRow(
-                    id=run_id,
-                    project_id=proj.id,
-                    experiment_id=exp.id,
-                    parent_id=parent_id,
-                    name=run_name,
-                    status="running",
-                    start_time=utcnow(),
-                    end_time=None,
-                    created_by=store.actor,
-                    git_commit=code.git_commit,
-                    git_dirty=code.git_dirty,
-                    source=code.source,
-                    python_version=env.python_version,
-                    platform=env.platform,
-                    environment_digest=env_digest,
-                )
-                runs.add(row)
-                runs.set_tags(run_id, clean_tags)
-                tx.audit(
-                    "run.start",
-                    "run",
-                    run_id,
-                    {
-                        "project": project,
-                        "experiment": experiment,
-                        "name": run_name,
-                        "parent_id": parent_id,
-                        "git_commit": code.git_commit,
-                        "git_dirty": code.git_dirty,
-                    },
-                )
-                return _record(row, project, experiment, {}, {}, clean_tags)
-        except IntegrityError:
-            if attempt == 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    values: dict[str, Any] = {
+        "id": run_id,
+        "project_id": project_id,
+        "experiment_id": experiment_id,
+        "parent_id": parent_id,
+        "name": name or f"run-{run_id[-8:]}",
+        "status": "running",
+        "start_time": utcnow(),
+        "end_time": None,
+        "created_by": store.actor,
+        "git_commit": code.git_commit,
+        "git_dirty": code.git_dirty,
+        "source": code.source,
+        "python_version": env.python_version,
+        "platform": env.platform,
+        "environment_digest": _environment_digest(store),
+    }
+    record = Run(
+        id=run_id,
+        project=project,
+        experiment=experiment,
+        name=values["name"],
+        status="running",
+        start_time=values["start_time"],
+        end_time=None,
+        parent_id=parent_id,
+        created_by=store.actor,
+        git_commit=code.git_commit,
+        git_dirty=code.git_dirty,
+        source=code.source,
+        python_version=env.python_version,
+        platform=env.platform,
+        environment_digest=values["environment_digest"],
+        tags=clean_tags,
+    )
+    return record, values
 
 
 def end_run(store: Store, run_id: str, status: RunStatus = "finished") -> None:

@@ -16,6 +16,11 @@ itself instead of waiting for a thread. Guarantees:
   :class:`StoreUnavailable` (or the original :class:`StewardError`) if the store still
   fails. Params refused as conflicting with stored values are raised by the next flush as
   :class:`Conflict`.
+- **Not audited per run**: a run's record, params, tags and metrics are tracked data, like
+  MLflow's, written without an audit event (an event costs more than the whole batch of a
+  short run). What the audit trail needs from tracking is audited where it happens:
+  experiment creation, inputs (dataset lineage), candidate models, and status changes made
+  afterwards (``steward runs end``).
 - **Bounded memory**: at most ``max_pending`` metric points wait; a producer that gets
   ahead writes a batch itself before enqueuing more (backpressure). A paused writer whose
   queue is full raises its failure instead of growing.
@@ -30,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mlsteward.core import Conflict, StewardError, StoreUnavailable
@@ -41,6 +46,11 @@ __all__ = ["MetricItem", "RunWriter"]
 
 # (key, value, step, timestamp in ms); value is a float, possibly NaN
 MetricItem = tuple[str, float, int, int]
+_END = (
+    update(RunRow)
+    .where(RunRow.id == bindparam("run_id"), RunRow.status == "running")
+    .values(status=bindparam("status"), end_time=bindparam("end_time"))
+)
 
 
 @dataclass
@@ -130,6 +140,8 @@ class RunWriter:
         self._error: BaseException | None = None  # failure that paused the writer
         self._deferred: list[StewardError] = []  # errors to raise at the next flush
         self._registered = False
+        if creation is not None:
+            self._register()  # the run reaches the store within the interval
 
     # -- producers ------------------------------------------------------------------
     def _register(self) -> None:
@@ -299,8 +311,9 @@ class RunWriter:
             return exc
         unwritten = self._enqueued - self._written
         detail: BaseException = exc
-        if isinstance(exc, SQLAlchemyError) and getattr(exc, "orig", None) is not None:
-            detail = exc.orig  # type: ignore[assignment]
+        orig = getattr(exc, "orig", None)
+        if isinstance(exc, SQLAlchemyError) and isinstance(orig, BaseException):
+            detail = orig
         text = str(detail).strip()
         first_line = text.splitlines()[0] if text else repr(detail)
         what = (
@@ -325,27 +338,31 @@ class RunWriter:
     def _write(self, batch: _Batch) -> list[StewardError]:
         run_id = self.run_id
         errors: list[StewardError] = []
+        new_run = batch.creation is not None
         with self.store.transaction() as tx:
             repo = SqlRunRepository(tx.session)
             if batch.creation is not None:
-                repo.insert(batch.creation)
+                creation = batch.creation
+                if batch.ending is not None:  # created and ended in one batch
+                    status, end_time = batch.ending
+                    creation = {**creation, "status": status, "end_time": end_time}
+                repo.insert(creation)
             if batch.params:
-                new_run = batch.creation is not None
                 conflicts = repo.add_params(run_id, dict(batch.params), new_run=new_run)
                 for key, (stored, offered) in conflicts.items():
                     errors.append(_param_conflict(run_id, key, stored, offered))
             if batch.tags:
-                repo.set_tags(run_id, dict(batch.tags))
+                repo.set_tags(run_id, dict(batch.tags), new_run=new_run)
             if batch.metrics:
-                repo.add_metric_points([(run_id, k, v, s, t) for k, v, s, t in batch.metrics])
-            if batch.ending is not None:
-                status, end_time = batch.ending
-                result = tx.session.execute(
-                    update(RunRow)
-                    .where(RunRow.id == run_id, RunRow.status == "running")
-                    .values(status=status, end_time=end_time)
+                repo.add_metric_points(
+                    [(run_id, k, v, s, t) for k, v, s, t in batch.metrics], new_run=new_run
                 )
-                if result.rowcount == 0:  # type: ignore[attr-defined]
+            if batch.ending is not None and not new_run:
+                status, end_time = batch.ending
+                result = tx.session.connection().execute(
+                    _END, {"run_id": run_id, "status": status, "end_time": end_time}
+                )
+                if result.rowcount == 0:
                     errors.append(
                         Conflict(
                             f"Run {run_id} was already ended (by another process or "

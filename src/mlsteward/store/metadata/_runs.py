@@ -193,6 +193,10 @@ class RunRepository(abc.ABC):
     def add(self, row: RunRow) -> None: ...
 
     @abc.abstractmethod
+    def insert(self, values: Mapping[str, Any]) -> None:
+        """Insert a run from the column values of a :class:`RunRow` (bulk-friendly)."""
+
+    @abc.abstractmethod
     def get(self, run_id: str) -> RunRow | None: ...
 
     @abc.abstractmethod
@@ -206,19 +210,24 @@ class RunRepository(abc.ABC):
     def set_status(self, run_id: str, status: str, end_time: datetime | None) -> None: ...
 
     @abc.abstractmethod
-    def add_params(self, run_id: str, params: Mapping[str, str]) -> dict[str, tuple[str, str]]: ...
+    def add_params(
+        self, run_id: str, params: Mapping[str, str], *, new_run: bool = False
+    ) -> dict[str, tuple[str, str]]:
+        """``new_run``: the run was inserted in this unit of work, so it has no params yet."""
 
     @abc.abstractmethod
     def params(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]: ...
 
     @abc.abstractmethod
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
+    def set_tags(self, run_id: str, tags: Mapping[str, str], *, new_run: bool = False) -> None:
+        """``new_run``: the run was inserted in this unit of work (plain inserts)."""
 
     @abc.abstractmethod
     def tags(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]: ...
 
     @abc.abstractmethod
-    def add_metric_points(self, points: Sequence[MetricTuple]) -> None: ...
+    def add_metric_points(self, points: Sequence[MetricTuple], *, new_run: bool = False) -> None:
+        """``new_run``: the run was inserted in this unit of work (no latest values yet)."""
 
     @abc.abstractmethod
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, LatestMetricRow]]: ...
@@ -240,6 +249,53 @@ class RunRepository(abc.ABC):
     def inputs(self, run_id: str) -> list[RunInputRow]: ...
 
 
+def _upsert(dialect: str, table: Table, set_: tuple[str, ...], newer: bool = False) -> Any:
+    """``INSERT ... ON CONFLICT (run_id, key) DO UPDATE`` for SQLite and PostgreSQL."""
+    stmt: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table)
+    new = stmt.excluded
+    where = None
+    if newer:  # only a point of a higher (step, timestamp) replaces the latest
+        where = or_(
+            new.step > table.c.step,
+            and_(new.step == table.c.step, new.timestamp >= table.c.timestamp),
+        )
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"], set_={c: new[c] for c in set_}, where=where
+    )
+
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _statement(dialect: str, name: str) -> Any:
+    """Statements of the write path, built once per dialect (SQLAlchemy caches their SQL)."""
+    stmt = _STATEMENTS.get((dialect, name))
+    if stmt is None:
+        if name == "tags":
+            stmt = _upsert(dialect, _table(RunTagRow), ("value",))
+        elif name == "latest":
+            stmt = _upsert(dialect, _table(LatestMetricRow), ("value", "step", "timestamp"), True)
+        else:
+            row_class = {
+                "run": RunRow,
+                "params": RunParamRow,
+                "new_tags": RunTagRow,
+                "points": MetricPointRow,
+                "new_latest": LatestMetricRow,
+            }[name]
+            stmt = _table(row_class).insert()
+        _STATEMENTS[(dialect, name)] = stmt
+    return stmt
+
+
 class SqlRunRepository(RunRepository):
     """Runs in a SQLAlchemy session; bulk writes go through SQLAlchemy Core executemany."""
 
@@ -250,18 +306,17 @@ class SqlRunRepository(RunRepository):
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
 
-    def _insert(self, table: Any) -> Any:
-        if self._dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            return pg_insert(table)
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table)
+    def _core(self, name: str, rows: list[dict[str, Any]]) -> None:
+        connection = self._session.connection()
+        statement = _statement(connection.dialect.name, name)
+        connection.execute(statement, rows[0] if len(rows) == 1 else rows)
 
     def add(self, row: RunRow) -> None:
         self._session.add(row)
         self._session.flush()
+
+    def insert(self, values: Mapping[str, Any]) -> None:
+        self._core("run", [dict(values)])
 
     def get(self, run_id: str) -> RunRow | None:
         return self._session.get(RunRow, run_id)
@@ -286,22 +341,26 @@ class SqlRunRepository(RunRepository):
             update(RunRow).where(RunRow.id == run_id).values(status=status, end_time=end_time)
         )
 
-    def add_params(self, run_id: str, params: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    def add_params(
+        self, run_id: str, params: Mapping[str, str], *, new_run: bool = False
+    ) -> dict[str, tuple[str, str]]:
         if not params:
             return {}
-        stored = dict(
-            self._session.execute(
-                select(RunParamRow.key, RunParamRow.value).where(
-                    RunParamRow.run_id == run_id, RunParamRow.key.in_(list(params))
-                )
-            ).all()
-        )
+        stored: dict[str, str] = {}
+        if not new_run:
+            stored = dict(
+                self._session.execute(
+                    select(RunParamRow.key, RunParamRow.value).where(
+                        RunParamRow.run_id == run_id, RunParamRow.key.in_(list(params))
+                    )
+                ).all()
+            )
         conflicts = {k: (stored[k], v) for k, v in params.items() if k in stored and stored[k] != v}
         fresh = [
             {"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in stored
         ]
         if fresh:
-            self._session.execute(_table(RunParamRow).insert(), fresh)
+            self._core("params", fresh)
         return conflicts
 
     def params(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -316,16 +375,10 @@ class SqlRunRepository(RunRepository):
                 out[run_id][key] = value
         return dict(out)
 
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        if not tags:
-            return
-        stmt = self._insert(_table(RunTagRow))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-        )
-        self._session.execute(
-            stmt, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
-        )
+    def set_tags(self, run_id: str, tags: Mapping[str, str], *, new_run: bool = False) -> None:
+        if tags:
+            rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+            self._core("new_tags" if new_run else "tags", rows)
 
     def tags(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = defaultdict(dict)
@@ -339,33 +392,21 @@ class SqlRunRepository(RunRepository):
                 out[run_id][key] = value
         return dict(out)
 
-    def add_metric_points(self, points: Sequence[MetricTuple]) -> None:
+    def add_metric_points(self, points: Sequence[MetricTuple], *, new_run: bool = False) -> None:
         if not points:
             return
         rows = [
             {"run_id": r, "key": k, "value": _nan_to_none(v), "step": s, "timestamp": t}
             for r, k, v, s, t in points
         ]
-        self._session.execute(_table(MetricPointRow).insert(), rows)
+        self._core("points", rows)
         latest: dict[tuple[str, str], dict[str, Any]] = {}
         for row, (run_id, key, _, _, _) in zip(rows, points, strict=True):
             ident = (run_id, key)
             best = latest.get(ident)
             if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
                 latest[ident] = row
-        table = _table(LatestMetricRow)
-        stmt = self._insert(table)
-        new = stmt.excluded
-        newer = or_(
-            new.step > table.c.step,
-            and_(new.step == table.c.step, new.timestamp >= table.c.timestamp),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={"value": new.value, "step": new.step, "timestamp": new.timestamp},
-            where=newer,
-        )
-        self._session.execute(stmt, list(latest.values()))
+        self._core("new_latest" if new_run else "latest", list(latest.values()))
 
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, LatestMetricRow]]:
         out: dict[str, dict[str, LatestMetricRow]] = defaultdict(dict)

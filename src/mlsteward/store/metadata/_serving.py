@@ -76,9 +76,7 @@ class DeploymentRow(Base):
     __tablename__ = "deployments"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    endpoint_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("endpoints.id"), nullable=False
-    )
+    endpoint_id: Mapped[str] = mapped_column(String(32), ForeignKey("endpoints.id"), nullable=False)
     number: Mapped[int] = mapped_column(Integer, nullable=False)
     model_version_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("model_versions.id"), nullable=False
@@ -187,9 +185,7 @@ class ServingRepository(abc.ABC):
     def deployments(self, endpoint_id: str) -> list[DeploymentRow]: ...
 
     @abc.abstractmethod
-    def transition(
-        self, deployment_id: str, expected_revision: int, **values: object
-    ) -> bool: ...
+    def transition(self, deployment_id: str, expected_revision: int, **values: object) -> bool: ...
 
     @abc.abstractmethod
     def add_event(self, row: RolloutEventRow) -> RolloutEventRow: ...

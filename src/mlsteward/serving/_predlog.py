@@ -1,0 +1,364 @@
+"""The prediction log: every answer (and every refusal) as a row of Parquet segments.
+
+Writing never blocks a request: the server appends one :class:`LogItem` per request to a
+bounded in-memory queue and a background thread turns the queue into segments (see
+``_segments`` for the layout and the atomic write) every ``flush_records`` rows or every
+``flush_seconds``, whichever comes first. When the queue is full (the disk stalls) new
+items are dropped and counted (``steward_prediction_log_dropped_total``), the request is
+still answered.
+
+**Durability bound.** A row is on disk at most ``flush_seconds`` (default 1 s) plus the
+time to write one segment after its request was answered. A process killed without
+warning (SIGKILL, power loss after the fsync) loses at most the rows of that last
+interval; a segment, once renamed into place, is never lost or partly visible; a graceful
+stop (SIGTERM, Ctrl-C) flushes everything.
+
+Schema (version 1; one row per input row; ``inputs`` holds the model's signature columns,
+numeric as double, categories as their type, other columns as text)::
+
+    request_id     string         id of the row (the id feedback refers to)
+    time           timestamp[us, UTC]  when the request arrived
+    endpoint       string
+    project        string
+    model          string         model name
+    model_version  int32
+    shadow         bool           True: a shadow copy, never returned to the caller
+    status         string         ok | error (the model failed) | rejected (bad input)
+    error          string         why, when status is not ok
+    latency_ms     double         server-side time from arrival to answer
+    prediction     int64 | double | string | bool  (the model's output type)
+    score          double         P(positive class) for two classes; P(predicted class)
+                                  for more; the predicted value for a regressor
+    probabilities  list<double>   every class, in the model's class order
+    inputs         struct<...>    the signature columns
+    raw            string         the JSON of a rejected row (else null)
+
+Read it with :func:`read_predictions` (an Arrow table) or :func:`predictions_relation`
+(a DuckDB relation); with DuckDB directly::
+
+    SELECT * FROM read_parquet('<root>/predictions/endpoint=acs/*/*.parquet',
+                               union_by_name = true)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+
+from mlsteward.serving._models import Outputs, ServedModel
+from mlsteward.serving._segments import PREDICTIONS, segment_files, write_segment
+
+__all__ = [
+    "LOG_SCHEMA_VERSION",
+    "LogItem",
+    "PredictionLog",
+    "base_schema",
+    "predictions_relation",
+    "read_predictions",
+]
+
+LOG_SCHEMA_VERSION: Final = "1"
+_MAX_RAW = 10_000
+
+
+def base_schema() -> pa.Schema:
+    """The log's columns other than ``prediction`` (typed per model) and ``inputs``."""
+    return pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("time", pa.timestamp("us", tz="UTC")),
+            ("endpoint", pa.string()),
+            ("project", pa.string()),
+            ("model", pa.string()),
+            ("model_version", pa.int32()),
+            ("shadow", pa.bool_()),
+            ("status", pa.string()),
+            ("error", pa.string()),
+            ("latency_ms", pa.float64()),
+            ("prediction", pa.string()),
+            ("score", pa.float64()),
+            ("probabilities", pa.list_(pa.float64())),
+            ("raw", pa.string()),
+        ]
+    )
+
+
+@dataclass(slots=True)
+class LogItem:
+    """The rows of one request for one model version (all share time, status, latency)."""
+
+    endpoint: str
+    model: ServedModel | None
+    ids: Sequence[str]
+    time: float
+    latency_ms: float
+    status: str = "ok"
+    error: str | None = None
+    outputs: Outputs | None = None
+    columns: dict[str, list[Any]] | None = None
+    shadow: bool = False
+    raw: Sequence[Any] | None = None
+    project: str | None = None
+
+
+def _safe_array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _repeat(items: Sequence[LogItem], value: Any) -> list[Any]:
+    return list(
+        itertools.chain.from_iterable(itertools.repeat(value(i), len(i.ids)) for i in items)
+    )
+
+
+def build_table(items: Sequence[LogItem]) -> pa.Table:
+    """One table of log rows from items of one endpoint (see the schema above)."""
+    n_rows = sum(len(i.ids) for i in items)
+    ids = list(itertools.chain.from_iterable(i.ids for i in items))
+    times = _repeat(items, lambda i: int(i.time * 1_000_000))
+    types = {i.model.prediction_type for i in items if i.model is not None and i.outputs}
+    prediction_type = types.pop() if len(types) == 1 else pa.string()
+    predictions: list[Any] = []
+    scores: list[Any] = []
+    probabilities: list[Any] = []
+    raws: list[Any] = []
+    for item in items:
+        n = len(item.ids)
+        out = item.outputs
+        if out is None:
+            predictions.extend([None] * n)
+            scores.extend([None] * n)
+            probabilities.extend([None] * n)
+        else:
+            predictions.extend(out.predictions)
+            scores.extend(out.scores if out.scores is not None else [None] * n)
+            probabilities.extend(out.probabilities if out.probabilities is not None else [None] * n)
+        if item.raw is None:
+            raws.extend([None] * n)
+        else:
+            raws.extend(json.dumps(r, default=str)[:_MAX_RAW] for r in item.raw)
+    fields: dict[str, pa.DataType] = {}
+    for item in items:
+        if item.model is not None and item.columns is not None:
+            for name, kind in item.model.input_types.items():
+                if fields.setdefault(name, kind) != kind:
+                    fields[name] = pa.string()
+    children = []
+    for name, kind in fields.items():
+        values: list[Any] = []
+        for item in items:
+            column = None if item.columns is None else item.columns.get(name)
+            values.extend(column if column is not None else [None] * len(item.ids))
+        children.append(_safe_array(values, kind))
+    valid = list(itertools.chain.from_iterable([i.columns is not None] * len(i.ids) for i in items))
+    columns: dict[str, pa.Array] = {
+        "request_id": pa.array(ids, pa.string()),
+        "time": pa.array(times, pa.timestamp("us", tz="UTC")),
+        "endpoint": pa.array(_repeat(items, lambda i: i.endpoint), pa.string()),
+        "project": pa.array(
+            _repeat(items, lambda i: i.project or (i.model.project if i.model else None)),
+            pa.string(),
+        ),
+        "model": pa.array(_repeat(items, lambda i: i.model.name if i.model else None), pa.string()),
+        "model_version": pa.array(
+            _repeat(items, lambda i: i.model.version if i.model else None), pa.int32()
+        ),
+        "shadow": pa.array(_repeat(items, lambda i: i.shadow), pa.bool_()),
+        "status": pa.array(_repeat(items, lambda i: i.status), pa.string()),
+        "error": pa.array(_repeat(items, lambda i: i.error), pa.string()),
+        "latency_ms": pa.array(_repeat(items, lambda i: i.latency_ms), pa.float64()),
+        "prediction": _safe_array(predictions, prediction_type),
+        "score": pa.array(scores, pa.float64()),
+        "probabilities": pa.array(probabilities, pa.list_(pa.float64())),
+    }
+    if fields:
+        mask = pa.array([not v for v in valid], pa.bool_())
+        columns["inputs"] = pa.StructArray.from_arrays(children, names=list(fields), mask=mask)
+    columns["raw"] = pa.array(raws, pa.string())
+    table = pa.table(columns)
+    assert table.num_rows == n_rows
+    return table.replace_schema_metadata({"mlsteward.predictions": LOG_SCHEMA_VERSION})
+
+
+class PredictionLog:
+    """The asynchronous, batched writer of the prediction log (see the module docstring).
+
+    ``record`` is called on the request path: it appends to a bounded queue and returns
+    at once (False when the item was dropped because the queue is full). ``flush`` writes
+    what is queued now (the writer thread calls it; tests and the rollout controller may
+    too); ``close`` stops the thread after a last flush.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        flush_records: int = 10_000,
+        flush_seconds: float = 1.0,
+        max_queue_rows: int = 500_000,
+        fsync: bool = True,
+    ) -> None:
+        self.root = Path(root)
+        self.flush_records = flush_records
+        self.flush_seconds = flush_seconds
+        self.max_queue_rows = max_queue_rows
+        self.fsync = fsync
+        self._queue: deque[LogItem] = deque()
+        self._queued = 0
+        self._taken = 0
+        self.written = 0
+        self.dropped = 0
+        self.segments = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pending(self) -> int:
+        return self._queued - self._taken
+
+    def record(self, item: LogItem) -> bool:
+        n = len(item.ids)
+        if self._queued - self._taken + n > self.max_queue_rows:
+            self.dropped += n
+            return False
+        self._queue.append(item)
+        self._queued += n
+        if self._queued - self._taken >= self.flush_records and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def start(self) -> PredictionLog:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="steward-prediction-log", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self.flush()
+        self.flush()
+
+    def flush(self) -> int:
+        """Write every queued item now; return how many rows were written."""
+        with self._lock:
+            items: list[LogItem] = []
+            while True:
+                try:
+                    items.append(self._queue.popleft())
+                except IndexError:
+                    break
+            if not items:
+                return 0
+            self._taken += sum(len(i.ids) for i in items)
+            groups: dict[tuple[str, date], list[LogItem]] = {}
+            for item in items:
+                day = datetime.fromtimestamp(item.time, UTC).date()
+                groups.setdefault((item.endpoint, day), []).append(item)
+            written = 0
+            for (endpoint, day), group in groups.items():
+                try:
+                    table = build_table(group)
+                    write_segment(self.root, PREDICTIONS, endpoint, day, table, fsync=self.fsync)
+                except Exception as exc:  # a bad item or a full disk must not kill the writer
+                    self.errors += 1
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.dropped += sum(len(i.ids) for i in group)
+                    continue
+                written += table.num_rows
+                self.segments += 1
+            self.written += written
+            return written
+
+    def close(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.flush()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Flush and wait until the queue is empty (tests and graceful stops)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.flush()
+            if self.pending == 0:
+                return True
+            time.sleep(0.01)
+        return False
+
+
+# -- reading -------------------------------------------------------------------------------
+def _where(start: datetime | None, end: datetime | None, shadow: bool | None) -> str:
+    clauses = []
+    if start is not None:
+        clauses.append(f"time >= TIMESTAMPTZ '{start.astimezone(UTC).isoformat()}'")
+    if end is not None:
+        clauses.append(f"time < TIMESTAMPTZ '{end.astimezone(UTC).isoformat()}'")
+    if shadow is not None:
+        clauses.append(f"shadow = {'true' if shadow else 'false'}")
+    return " AND ".join(clauses)
+
+
+def predictions_relation(
+    root: Path,
+    endpoint: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    shadow: bool | None = None,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """The log of ``endpoint`` with ``start <= time < end`` as a DuckDB relation (shadow
+    rows only, or none, when ``shadow`` is True or False)."""
+    con = connection or duckdb.connect()
+    files = segment_files(Path(root), PREDICTIONS, endpoint, start, end)
+    if not files:
+        empty = base_schema().empty_table()
+        relation = con.from_arrow(empty)
+    else:
+        relation = con.read_parquet(
+            [str(f) for f in files], union_by_name=True, hive_partitioning=False
+        )
+    condition = _where(start, end, shadow)
+    return relation.filter(condition) if condition else relation
+
+
+def read_predictions(
+    root: Path,
+    endpoint: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    shadow: bool | None = None,
+) -> pa.Table:
+    """The log of ``endpoint`` with ``start <= time < end`` as an Arrow table."""
+    con = duckdb.connect()
+    try:
+        relation = predictions_relation(root, endpoint, start, end, shadow=shadow, connection=con)
+        table: pa.Table = relation.to_arrow_table()
+        return table
+    finally:
+        con.close()

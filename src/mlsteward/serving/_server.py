@@ -1,0 +1,592 @@
+"""The model server's HTTP interface (FastAPI on uvicorn).
+
+=========================================  ==============================================
+``POST /v1/endpoints/{E}/predict``         rows in, predictions (and probabilities) out
+``POST /v1/endpoints/{E}/feedback``        ground truth for earlier request ids
+``GET  /v1/endpoints`` and ``/{E}``        what is served: routes, models, signatures
+``GET  /metrics``                          Prometheus text format
+``GET  /healthz``, ``/readyz``             liveness; readiness (models loaded, store, log)
+``GET  /openapi.json``                     the OpenAPI document
+=========================================  ==============================================
+
+A predict body is ``{"records": [{column: value, ...}, ...]}`` (one row or many; an
+optional ``"ids"`` list names the rows), or MLflow's ``dataframe_records`` /
+``dataframe_split``, or a bare list of rows, or one row. Answers: 200 with ``ids`` (one
+per row: the ids feedback refers to), ``predictions``, ``probabilities`` and ``classes``
+for a classifier, and the ``model`` and ``model_version`` that answered; 400 for a body
+that is not JSON; 413 for a body over the size limit; 422 for rows that do not match the
+model's signature (the message lists every problem); 500 when the model itself fails.
+Nothing a client sends can stop the server: every error is answered.
+
+The predict path avoids per-request pandas and pydantic: orjson parses the body, a
+compiled validator checks the rows (``_validation``), concurrent requests share one model
+call (``_batcher``), and the log row is queued for a background writer (``_predlog``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from mlsteward._version import __version__
+from mlsteward.core import InvalidInput, StewardError
+from mlsteward.registry import SignatureMismatch
+from mlsteward.serving._feedback import LabelSpec, parse_feedback, write_feedback
+from mlsteward.serving._models import ServedModel
+from mlsteward.serving._predlog import LogItem
+from mlsteward.serving._runtime import EndpointState, ServingRuntime
+
+__all__ = ["create_app"]
+
+_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_JSON: Final = "application/json"
+
+_PREDICT_BODY: Final[dict[str, Any]] = {
+    "required": True,
+    "content": {
+        _JSON: {
+            "schema": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {
+                            "records": {"type": "array", "items": {"type": "object"}},
+                            "ids": {"type": "array", "items": {"type": "string"}},
+                        },
+                        "required": ["records"],
+                    },
+                    {
+                        "type": "object",
+                        "properties": {
+                            "dataframe_split": {
+                                "type": "object",
+                                "properties": {
+                                    "columns": {"type": "array", "items": {"type": "string"}},
+                                    "data": {"type": "array", "items": {"type": "array"}},
+                                },
+                            }
+                        },
+                    },
+                    {"type": "array", "items": {"type": "object"}},
+                    {"type": "object", "description": "one row: column name to value"},
+                ]
+            },
+            "example": {"records": [{"AGEP": 35, "SCHL": "21", "SEX": "1"}]},
+        }
+    },
+}
+_PREDICT_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "description": "Predictions, one per row",
+        "content": {
+            _JSON: {
+                "example": {
+                    "request_id": "01931f6a2c7d4e0f9a1b",
+                    "endpoint": "acs",
+                    "model": "acs",
+                    "model_version": 2,
+                    "ids": ["01931f6a2c7d4e0f9a1b"],
+                    "predictions": [1],
+                    "probabilities": [[0.18, 0.82]],
+                    "classes": [0, 1],
+                }
+            }
+        },
+    },
+    400: {"description": "The body is not JSON"},
+    404: {"description": "No such endpoint on this server"},
+    413: {"description": "The body is larger than the server's limit"},
+    422: {"description": "Rows that do not match the model's signature (every problem listed)"},
+    500: {"description": "The model failed on valid input"},
+    503: {"description": "The endpoint has no live model"},
+}
+_FEEDBACK_BODY: Final[dict[str, Any]] = {
+    "required": True,
+    "content": {
+        _JSON: {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "request_id": {"type": "string"},
+                    "label": {},
+                    "request_ids": {"type": "array", "items": {"type": "string"}},
+                    "labels": {"type": "array"},
+                    "feedback": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+            "example": {"feedback": [{"request_id": "01931f6a2c7d4e0f9a1b", "label": 1}]},
+        }
+    },
+}
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _json(status: int, content: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type=_JSON, headers=headers)
+
+
+def _error(status: int, kind: str, message: str, **extra: Any) -> Response:
+    return _json(status, {"error": kind, "message": message, **extra})
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            size = -1
+        if size > limit:
+            raise _BodyTooLarge(size)
+        if size >= 0:
+            return await request.body()
+    chunks = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise _BodyTooLarge(total)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_SHAPE = (
+    'Send {"records": [{"column": value, ...}, ...]} (one object per row), MLflow\'s '
+    '{"dataframe_split": {"columns": [...], "data": [[...]]}}, a list of rows, or one row.'
+)
+
+
+def _rows(payload: Any, max_rows: int) -> tuple[list[Any], list[str] | None]:
+    ids: Any = None
+    if isinstance(payload, list):
+        rows: Any = payload
+    elif isinstance(payload, dict):
+        if "records" in payload:
+            rows, ids = payload["records"], payload.get("ids")
+        elif "dataframe_records" in payload:
+            rows = payload["dataframe_records"]
+        elif "dataframe_split" in payload:
+            split = payload["dataframe_split"]
+            if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
+                raise InvalidInput(f"'dataframe_split' needs 'columns' and 'data'. {_SHAPE}")
+            columns, data = split["columns"], split.get("data")
+            if not isinstance(data, list) or any(
+                not isinstance(r, list) or len(r) != len(columns) for r in data
+            ):
+                raise InvalidInput(
+                    f"'dataframe_split.data' must be a list of rows of {len(columns)} values "
+                    f"(one per column). {_SHAPE}"
+                )
+            rows = [dict(zip(columns, r, strict=True)) for r in data]
+        else:
+            rows = [payload]
+    else:
+        raise InvalidInput(f"The body is JSON {type(payload).__name__}, not rows. {_SHAPE}")
+    if not isinstance(rows, list) or not rows:
+        raise InvalidInput(f"No rows to predict. {_SHAPE}")
+    if len(rows) > max_rows:
+        raise InvalidInput(
+            f"{len(rows)} rows in one request; this server takes at most {max_rows}. Split "
+            "the rows into several requests, or score files with: steward predict."
+        )
+    bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise InvalidInput(
+            f"Row {bad} is a JSON {type(rows[bad]).__name__}, not an object mapping column "
+            f"names to values. {_SHAPE}"
+        )
+    if ids is not None and (
+        not isinstance(ids, list)
+        or len(ids) != len(rows)
+        or any(not isinstance(i, str) or not _ID.match(i) for i in ids)
+        or len(set(ids)) != len(ids)
+    ):
+        raise InvalidInput(
+            f"'ids' must list one distinct id per row ({len(rows)}), each 1 to 128 "
+            "letters, digits or . _ : -"
+        )
+    return rows, ids
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id")
+    if given is not None and _ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class _Handlers:
+    """The request handlers, bound to one runtime."""
+
+    def __init__(self, runtime: ServingRuntime) -> None:
+        self.runtime = runtime
+        self.options = runtime.options
+        self._random = random.Random(runtime.options.seed).random
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def _record(self, item: LogItem) -> None:
+        log = self.runtime.log
+        if log is not None:
+            log.record(item)
+            return
+        controller = self.runtime.controller
+        if controller is not None and controller.memory is not None:
+            controller.memory.record(item)
+
+    def _endpoint(self, name: str) -> EndpointState | Response:
+        state = self.runtime.endpoints.get(name)
+        if state is None:
+            served = ", ".join(sorted(self.runtime.endpoints)) or "none"
+            return _error(
+                404,
+                "NotFound",
+                f"This server does not serve an endpoint {name!r}; it serves: {served}.",
+            )
+        return state
+
+    async def predict(self, request: Request) -> Response:
+        started = time.perf_counter()
+        arrived = time.time()
+        name = request.path_params["endpoint"]
+        found = self._endpoint(name)
+        if isinstance(found, Response):
+            return found
+        state = found
+        try:
+            body = await _body(request, self.options.max_body_bytes)
+        except _BodyTooLarge as exc:
+            return _error(
+                413,
+                "PayloadTooLarge",
+                f"The body has {exc.args[0]} bytes; this server takes at most "
+                f"{self.options.max_body_bytes} bytes per request. Send fewer rows per "
+                "request, or score files with: steward predict.",
+            )
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return _error(400, "MalformedJSON", f"The body is not valid JSON: {exc}. {_SHAPE}")
+        try:
+            rows, ids = _rows(payload, self.options.max_rows)
+        except InvalidInput as exc:
+            return _error(422, "InvalidInput", exc.message)
+        if state.router is None:
+            return _error(
+                503,
+                "Unavailable",
+                f"Endpoint {name!r} has no live model right now. Deploy one with: steward "
+                f"deploy NAME@VERSION --endpoint {name}",
+            )
+        key = state.router.choose(request.headers.get("x-route-key"))
+        model = state.models[key]
+        request_id = _request_id(request)
+        n = len(rows)
+        if ids is None:
+            ids = [request_id] if n == 1 else [f"{request_id}.{i}" for i in range(n)]
+        headers = {"x-request-id": request_id, "x-model": key}
+        try:
+            columns = model.validator.check(rows)
+        except InvalidInput as exc:
+            latency = (time.perf_counter() - started) * 1000
+            self.runtime.metrics.observe(name, key, "rejected", n, latency)
+            self._record(
+                LogItem(
+                    name,
+                    model,
+                    ids,
+                    arrived,
+                    latency,
+                    "rejected",
+                    exc.message,
+                    raw=rows,
+                    project=state.project,
+                )
+            )
+            extra = exc.to_dict() if isinstance(exc, SignatureMismatch) else {}
+            extra.pop("error", None)
+            extra.pop("message", None)
+            return _json(
+                422,
+                {"error": exc.kind, "message": exc.message, "request_id": request_id, **extra},
+                headers,
+            )
+        try:
+            outputs = await state.batchers[key].submit(columns, n)
+        except Exception as exc:
+            latency = (time.perf_counter() - started) * 1000
+            message = f"Model {key} failed: {type(exc).__name__}: {exc}"
+            self.runtime.metrics.observe(name, key, "error", n, latency)
+            self._record(
+                LogItem(
+                    name,
+                    model,
+                    ids,
+                    arrived,
+                    latency,
+                    "error",
+                    message[:2000],
+                    columns=columns,
+                    project=state.project,
+                )
+            )
+            return _json(
+                500, {"error": "ModelError", "message": message, "request_id": request_id}, headers
+            )
+        answer: dict[str, Any] = {
+            "request_id": request_id,
+            "endpoint": name,
+            "model": model.name,
+            "model_version": model.version,
+            "ids": ids,
+            "predictions": outputs.predictions,
+        }
+        if outputs.probabilities is not None:
+            answer["probabilities"] = outputs.probabilities
+            answer["classes"] = model.classes
+        content = orjson.dumps(answer)
+        latency = (time.perf_counter() - started) * 1000
+        self.runtime.metrics.observe(name, key, "ok", n, latency)
+        self._record(
+            LogItem(
+                name,
+                model,
+                ids,
+                arrived,
+                latency,
+                "ok",
+                None,
+                outputs,
+                columns,
+                project=state.project,
+            )
+        )
+        if state.shadows:
+            self._shadow(state, rows, ids, arrived)
+        return Response(content, media_type=_JSON, headers=headers)
+
+    def _shadow(
+        self, state: EndpointState, rows: list[Any], ids: Sequence[str], arrived: float
+    ) -> None:
+        for key, weight in state.shadows:
+            if weight < 100 and self._random() * 100 >= weight:
+                continue
+            model = state.models.get(key)
+            batcher = state.batchers.get(key)
+            if model is None or batcher is None:
+                continue
+            task = asyncio.ensure_future(self._run_shadow(state, model, rows, ids, arrived))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_shadow(
+        self,
+        state: EndpointState,
+        model: ServedModel,
+        rows: list[Any],
+        ids: Sequence[str],
+        arrived: float,
+    ) -> None:
+        started = time.perf_counter()
+        name = state.name
+        try:
+            columns = model.validator.check(rows)
+        except InvalidInput as exc:
+            latency = (time.perf_counter() - started) * 1000
+            self.runtime.metrics.observe(
+                name, model.key, "rejected", len(ids), latency, shadow=True
+            )
+            self._record(
+                LogItem(
+                    name,
+                    model,
+                    ids,
+                    arrived,
+                    latency,
+                    "rejected",
+                    exc.message,
+                    raw=rows,
+                    shadow=True,
+                    project=state.project,
+                )
+            )
+            return
+        try:
+            outputs = await state.batchers[model.key].submit(columns, len(ids))
+        except Exception as exc:
+            latency = (time.perf_counter() - started) * 1000
+            self.runtime.metrics.observe(name, model.key, "error", len(ids), latency, shadow=True)
+            self._record(
+                LogItem(
+                    name,
+                    model,
+                    ids,
+                    arrived,
+                    latency,
+                    "error",
+                    f"Model {model.key} failed: {type(exc).__name__}: {exc}"[:2000],
+                    columns=columns,
+                    shadow=True,
+                    project=state.project,
+                )
+            )
+            return
+        latency = (time.perf_counter() - started) * 1000
+        self.runtime.metrics.observe(name, model.key, "ok", len(ids), latency, shadow=True)
+        self._record(
+            LogItem(
+                name,
+                model,
+                ids,
+                arrived,
+                latency,
+                "ok",
+                None,
+                outputs,
+                columns,
+                shadow=True,
+                project=state.project,
+            )
+        )
+
+    async def feedback(self, request: Request) -> Response:
+        name = request.path_params["endpoint"]
+        found = self._endpoint(name)
+        if isinstance(found, Response):
+            return found
+        root = self.runtime.log_root
+        if root is None:
+            return _error(503, "Unavailable", "This server has no log directory for feedback.")
+        try:
+            body = await _body(request, self.options.max_body_bytes)
+        except _BodyTooLarge as exc:
+            return _error(
+                413,
+                "PayloadTooLarge",
+                f"The body has {exc.args[0]} bytes; the limit is {self.options.max_body_bytes}. "
+                "Send the labels in several calls.",
+            )
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return _error(400, "MalformedJSON", f"The body is not valid JSON: {exc}.")
+        try:
+            ids, labels = parse_feedback(payload)
+            spec = _label_spec(found)
+            loop = asyncio.get_running_loop()
+            receipt = await loop.run_in_executor(
+                None,
+                lambda: write_feedback(
+                    root, name, ids, labels, spec, source="api", fsync=self.options.fsync
+                ),
+            )
+        except InvalidInput as exc:
+            return _error(422, exc.kind, exc.message)
+        return _json(200, {"endpoint": name, "count": receipt.count})
+
+    async def endpoints(self, request: Request) -> Response:
+        return _json(200, {"endpoints": [s.describe() for s in self.runtime.endpoints.values()]})
+
+    async def endpoint(self, request: Request) -> Response:
+        found = self._endpoint(request.path_params["endpoint"])
+        if isinstance(found, Response):
+            return found
+        detail = found.describe()
+        detail["models"] = {
+            key: {
+                "signature": model.signature.to_dict(),
+                "classes": model.classes,
+                "class": type(model.model).__name__,
+            }
+            for key, model in found.models.items()
+        }
+        return _json(200, detail)
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(
+            self.runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        return _json(200, {"status": "ok", "version": __version__})
+
+    async def readyz(self, request: Request) -> Response:
+        ready, detail = self.runtime.readiness()
+        return _json(200 if ready else 503, detail)
+
+
+def _label_spec(state: EndpointState) -> LabelSpec:
+    live = [r for r in state.routes if r.mode == "live" and r.weight > 0] or list(state.routes)
+    if not live:
+        raise InvalidInput(f"Endpoint {state.name!r} has no model to check labels against.")
+    model = state.models[max(live, key=lambda r: r.weight).key]
+    classes = None if model.classes is None else tuple(model.classes)
+    return LabelSpec(classes, f"model {model.key}")
+
+
+def create_app(runtime: ServingRuntime, *, manage: bool = True) -> FastAPI:
+    """The server app for ``runtime`` (started and stopped with the app when ``manage``)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage:
+            await asyncio.get_running_loop().run_in_executor(None, runtime.start)
+        try:
+            yield
+        finally:
+            if manage:
+                await asyncio.get_running_loop().run_in_executor(None, runtime.stop)
+
+    app = FastAPI(
+        title="Steward model server",
+        version=__version__,
+        description="Model endpoints of a Steward store: predictions, feedback, operations.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    handlers = _Handlers(runtime)
+    app.state.runtime = runtime
+    app.add_api_route(
+        "/v1/endpoints/{endpoint}/predict",
+        handlers.predict,
+        methods=["POST"],
+        summary="Predict rows",
+        openapi_extra={"requestBody": _PREDICT_BODY},
+        responses=_PREDICT_RESPONSES,
+        tags=["predictions"],
+    )
+    app.add_api_route(
+        "/v1/endpoints/{endpoint}/feedback",
+        handlers.feedback,
+        methods=["POST"],
+        summary="Attach ground truth to request ids",
+        openapi_extra={"requestBody": _FEEDBACK_BODY},
+        tags=["predictions"],
+    )
+    app.add_api_route("/v1/endpoints", handlers.endpoints, methods=["GET"], tags=["endpoints"])
+    app.add_api_route(
+        "/v1/endpoints/{endpoint}", handlers.endpoint, methods=["GET"], tags=["endpoints"]
+    )
+    app.add_api_route("/metrics", handlers.metrics, methods=["GET"], tags=["operations"])
+    app.add_api_route("/healthz", handlers.healthz, methods=["GET"], tags=["operations"])
+    app.add_api_route("/readyz", handlers.readyz, methods=["GET"], tags=["operations"])
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        status = exc.http_status if isinstance(exc, StewardError) else 500
+        return _error(status, type(exc).__name__, f"{type(exc).__name__}: {exc}")
+
+    return app
