@@ -69,7 +69,10 @@ def test_a_model_that_refuses_invalid_input_handles_it(
         None, RefusesOutOfDomain(model), frame, charter, n_boot=0, robustness_rows=300
     )
     checks = _checks(evaluation)
-    assert (checks["missing_values"].status, checks["missing_values"].outcome) == ("pass", "refused")
+    assert (checks["missing_values"].status, checks["missing_values"].outcome) == (
+        "pass",
+        "refused",
+    )
     assert (checks["out_of_range"].status, checks["out_of_range"].outcome) == ("pass", "refused")
     assert checks["edge_cases"].outcome == "predicted"  # 18 and 90 are inside the domain
     assert checks["edge_cases"].status == "pass"
@@ -117,8 +120,12 @@ def test_expected_value_and_best_threshold_by_hand(charter: Charter) -> None:
     )
     # brute force over every threshold
     best = max(
-        (1000 * ((y == 1) & (p >= t)).sum() * 10 + 1000 * ((y == 0) & (p >= t)).sum() * -5
-         + 1000 * ((y == 1) & (p < t)).sum() * -20) / 10
+        (
+            1000 * ((y == 1) & (p >= t)).sum() * 10
+            + 1000 * ((y == 0) & (p >= t)).sum() * -5
+            + 1000 * ((y == 1) & (p < t)).sum() * -20
+        )
+        / 10
         for t in [*p, 1.1]
     )
     assert report.best_per_1k == pytest.approx(best)
@@ -164,7 +171,9 @@ def test_champion_vs_challenger_on_the_same_rows(
     assert comparison.champion.metrics["roc_auc"].value == pytest.approx(auc.champion)
     test = comparison.mcnemar
     assert test is not None
-    assert test.both_right + test.both_wrong + test.champion_only + test.challenger_only == len(frame)
+    assert test.both_right + test.both_wrong + test.champion_only + test.challenger_only == len(
+        frame
+    )
     assert test.champion_only > test.challenger_only and test.p_value < 0.05
     assert len(comparison.slices) == 4 + 2
     assert comparison.wins + comparison.losses + comparison.ties == 6

@@ -25,7 +25,10 @@ def uri(tmp_path: Path, model: Any, weak_model: Any, frame: pd.DataFrame) -> str
         st.create_project(PROJECT)
         st.charters.apply(PROJECT, charter_document())
         st.datasets.register(PROJECT, "synth-test", frame, role="test", target="y")
-        for fitted, columns, alias in ((model, FEATURES, "champion"), (weak_model, ["region"], "challenger")):
+        for fitted, columns, alias in (
+            (model, FEATURES, "champion"),
+            (weak_model, ["region"], "challenger"),
+        ):
             st.models.register(
                 "synth",
                 project=PROJECT,
@@ -49,9 +52,19 @@ def test_a_passing_model_exits_0_and_writes_the_report(
 ) -> None:
     report = tmp_path / "report.html"
     code, out, err = steward(
-        capsys, tmp_path, uri,
-        "evaluate", "synth@champion", "--data", "synth-test@latest", "--project", PROJECT,
-        "--n-boot", "50", "-o", str(report),
+        capsys,
+        tmp_path,
+        uri,
+        "evaluate",
+        "synth@champion",
+        "--data",
+        "synth-test@latest",
+        "--project",
+        PROJECT,
+        "--n-boot",
+        "50",
+        "-o",
+        str(report),
     )
     assert code == 0, err
     assert "Verdict: PASS" in out and "roc_auc" in out
@@ -63,9 +76,19 @@ def test_a_failing_required_gate_exits_with_the_gate_failed_code(
     capsys: Capture, tmp_path: Path, uri: str
 ) -> None:
     code, out, err = steward(
-        capsys, tmp_path, uri,
-        "evaluate", "synth@challenger", "--data", "synth-test@latest", "--project", PROJECT,
-        "--n-boot", "50", "--format", "json",
+        capsys,
+        tmp_path,
+        uri,
+        "evaluate",
+        "synth@challenger",
+        "--data",
+        "synth-test@latest",
+        "--project",
+        PROJECT,
+        "--n-boot",
+        "50",
+        "--format",
+        "json",
     )
     assert code == ms.GateFailed.exit_code == 6
     document = json.loads(out)  # stdout stays pure JSON
@@ -81,7 +104,16 @@ def test_inconclusive_fails_only_when_strict(capsys: Capture, tmp_path: Path, ur
         st.charters.apply(
             PROJECT, charter_document(success_metrics=[{"metric": "roc_auc", "threshold": bar}])
         )
-    args = ("evaluate", "synth@champion", "--data", "synth-test", "--project", PROJECT, "--n-boot", "100")
+    args = (
+        "evaluate",
+        "synth@champion",
+        "--data",
+        "synth-test",
+        "--project",
+        PROJECT,
+        "--n-boot",
+        "100",
+    )
     code, out, _ = steward(capsys, tmp_path, uri, *args)
     assert code == 0 and "INCONCLUSIVE" in out
     code, _, err = steward(capsys, tmp_path, uri, *args, "--strict")
@@ -90,31 +122,64 @@ def test_inconclusive_fails_only_when_strict(capsys: Capture, tmp_path: Path, ur
 
 def test_compare_list_and_show(capsys: Capture, tmp_path: Path, uri: str) -> None:
     code, out, err = steward(
-        capsys, tmp_path, uri,
-        "evaluate", "compare", "synth@champion", "synth@challenger", "--data", "synth-test@latest",
-        "--project", PROJECT, "--n-boot", "50", "--slice", "region",
+        capsys,
+        tmp_path,
+        uri,
+        "evaluate",
+        "compare",
+        "synth@champion",
+        "synth@challenger",
+        "--data",
+        "synth-test@latest",
+        "--project",
+        PROJECT,
+        "--n-boot",
+        "50",
+        "--slice",
+        "region",
     )
     assert code == 0, err
     assert "champion better" in out and "McNemar" in out
     assert "region=north" in out
-    code, out, _ = steward(capsys, tmp_path, uri, "evaluate", "list", "--project", PROJECT, "--json")
+    code, out, _ = steward(
+        capsys, tmp_path, uri, "evaluate", "list", "--project", PROJECT, "--json"
+    )
     listed = json.loads(out)
     assert [item["kind"] for item in listed].count("comparison") == 1
     assert [item["kind"] for item in listed].count("evaluation") == 2
     evaluation_id = next(i["id"] for i in listed if i["kind"] == "evaluation")
     page = tmp_path / "shown.html"
-    code, out, _ = steward(capsys, tmp_path, uri, "evaluate", "show", evaluation_id, "-o", str(page))
+    code, out, _ = steward(
+        capsys, tmp_path, uri, "evaluate", "show", evaluation_id, "-o", str(page)
+    )
     assert code == 0 and "roc_auc" in out and page.exists()
 
 
 def test_bad_input_names_what_was_expected(capsys: Capture, tmp_path: Path, uri: str) -> None:
     code, _, err = steward(
-        capsys, tmp_path, uri, "evaluate", "synth@champion", "--data", "nope@latest", "--project", PROJECT
+        capsys,
+        tmp_path,
+        uri,
+        "evaluate",
+        "synth@champion",
+        "--data",
+        "nope@latest",
+        "--project",
+        PROJECT,
     )
     assert code == ms.NotFound.exit_code
     assert "Dataset 'nope' does not exist" in err
     code, _, err = steward(
-        capsys, tmp_path, uri,
-        "evaluate", "synth@champion", "--data", "synth-test", "--project", PROJECT, "--format", "xml",
+        capsys,
+        tmp_path,
+        uri,
+        "evaluate",
+        "synth@champion",
+        "--data",
+        "synth-test",
+        "--project",
+        PROJECT,
+        "--format",
+        "xml",
     )
     assert code == 2 and "--format is 'text' or 'json'" in err

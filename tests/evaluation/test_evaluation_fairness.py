@@ -91,9 +91,7 @@ def test_bootstrap_disparities_are_fairlearns_at_unit_weights() -> None:
         draws = result.draws[0][str(i)]
         assert draws.shape == (200,) and np.isfinite(draws).all()
         assert draws.std() > 0  # resampled, not repeated
-    [report] = fairness_report(
-        outcomes, groups, specs, kept, "accuracy", result.draws[0], 0.95
-    )
+    [report] = fairness_report(outcomes, groups, specs, kept, "accuracy", result.draws[0], 0.95)
     for disparity in report.disparities:
         assert disparity.estimate.interval is not None
         assert disparity.estimate.low <= disparity.estimate.value <= disparity.estimate.high

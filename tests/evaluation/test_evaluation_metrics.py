@@ -134,11 +134,14 @@ def test_multiclass_metrics_agree_with_sklearn() -> None:
     bins = np.minimum((confidence * 10).astype(int), 9)
     bins[np.isclose(confidence * 10, bins)] -= 1  # calibration_curve's bins are (a, b]
     bins = np.clip(bins, 0, 9)
-    ece = sum(
-        abs(correct[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).sum()
-        for b in range(10)
-        if (bins == b).any()
-    ) / n
+    ece = (
+        sum(
+            abs(correct[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).sum()
+            for b in range(10)
+            if (bins == b).any()
+        )
+        / n
+    )
     assert ours["ece"] == pytest.approx(ece, rel=1e-9)
 
 

@@ -39,7 +39,10 @@ def test_an_evaluation_is_recorded_with_its_links_and_verdict(
         row = session.get(EvaluationRow, evaluation.id)
         assert row is not None
         assert (row.kind, row.verdict, row.task, row.row_count) == (
-            "evaluation", "pass", "binary", len(frame)
+            "evaluation",
+            "pass",
+            "binary",
+            len(frame),
         )
         assert row.dataset_version_id == test.id and row.dataset_ref == test.ref
         assert row.charter_version_id == charter.id
@@ -89,9 +92,7 @@ def test_a_registered_model_is_evaluated_by_reference_and_linked(
         assert row is not None and row.model_version_id == version.id
     # the same predictions as the in-memory model
     in_memory = ms.evaluation.evaluate(None, model, frame, charter_document(), n_boot=0)
-    assert evaluation.metrics["roc_auc"].value == pytest.approx(
-        in_memory.metrics["roc_auc"].value
-    )
+    assert evaluation.metrics["roc_auc"].value == pytest.approx(in_memory.metrics["roc_auc"].value)
     assert [s.model for s in client.evaluations.list(PROJECT, model="synth@1")] == ["synth@1"]
 
 

@@ -25,8 +25,14 @@ def _open(browser: Any, path: Path) -> Any:
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("request", lambda request: errors.append(f"network: {request.url}")
-            if not request.url.startswith("file:") else None)
+    page.on(
+        "request",
+        lambda request: (
+            errors.append(f"network: {request.url}")
+            if not request.url.startswith("file:")
+            else None
+        ),
+    )
     page.goto(path.as_uri())
     page.wait_for_function(
         "document.querySelectorAll('[data-st-spec]').length > 0 && "
@@ -50,7 +56,9 @@ def test_the_evaluation_report_draws_every_chart(
         assert page.locator("[data-rendered=true]").count() == charts
         assert page.locator(".st-chart-error").count() == 0
         assert page.locator("[data-rendered=true] svg").count() == charts
-        assert page.locator("#verdict-table tbody tr").count() == len(comparison.champion.gates.gates)
+        assert page.locator("#verdict-table tbody tr").count() == len(
+            comparison.champion.gates.gates
+        )
         assert page.locator("#robustness-table tbody tr").count() == 6
         assert "PASS" in page.locator("header").inner_text()
         for section in ("Verdict", "Metrics", "Curves", "Slices", "Fairness", "Robustness"):
@@ -89,14 +97,18 @@ def test_json_results_read_back(tmp_path: Path, comparison: Comparison) -> None:
 
 
 def test_regression_reports_residuals(tmp_path: Path) -> None:
-    from sklearn.linear_model import LinearRegression
-
     from evaluation_helpers import make_frame
+    from sklearn.linear_model import LinearRegression
 
     frame = make_frame(600, seed=4)
     model = LinearRegression().fit(frame[["age"]], frame["hours"])
     evaluation = evaluate(None, model, frame, target="hours", features=["age"], n_boot=50)
-    assert evaluation.task == "regression" and set(evaluation.metrics) == {"mae", "rmse", "mape", "r2"}
+    assert evaluation.task == "regression" and set(evaluation.metrics) == {
+        "mae",
+        "rmse",
+        "mape",
+        "r2",
+    }
     residuals = evaluation.curves["residuals"]
     assert sum(residuals["counts"]) == len(frame)
     html = evaluation.report().to_html()

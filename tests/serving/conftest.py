@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
@@ -253,6 +252,3 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval: floa
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
-
-
-_ = np

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import mlsteward as ms
 from mlsteward.cli import run as cli
 
 
@@ -81,3 +82,5 @@ def test_experiments_and_end(st: Any, two_runs: tuple[str, str], capsys: Any) ->
     assert _cli(st, "runs", "end", stuck.id) == 0
     assert st.runs.get(stuck.id).status == "killed"
     assert _cli(st, "runs", "end", stuck.id) == 5  # already ended: Conflict
+    with pytest.raises(ms.Conflict, match="was already ended"):
+        stuck.end()  # the process that started it learns it at its end

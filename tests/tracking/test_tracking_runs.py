@@ -125,12 +125,10 @@ def test_param_values_are_immutable(client: Any, project: str) -> None:
         (lambda r: r.log_text("x", "../escape.txt"), "Invalid artifact path"),
     ],
 )
-def test_bad_values_are_refused_with_what_was_expected(
-    client: Any, project: str, call: Any, message: str
-) -> None:
-    with client.start_run(project) as run, pytest.raises(ms.InvalidInput, match=message):
+def test_bad_values_are_refused_with_what_was_expected(st: Any, call: Any, message: str) -> None:
+    with st.start_run("acs") as run, pytest.raises(ms.InvalidInput, match=message):
         call(run)
-    got = client.runs.get(run.id)
+    got = st.runs.get(run.id)
     assert got.metrics == {} and got.params == {} and got.artifacts == ()
 
 

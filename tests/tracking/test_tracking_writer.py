@@ -74,11 +74,11 @@ print("DONE", run.id, flush=True)
 
 def test_several_processes_log_at_once_on_sqlite(st: Any, scripts: Any) -> None:
     script = scripts.write("worker.py", CONCURRENT_LOGGER)
-    children = [scripts.start(script, st.config.uri, st.config.artifacts, str(w)) for w in range(3)]
+    children = [scripts.start(script, st.config.uri, st.config.artifacts, str(w)) for w in range(2)]
     outputs = [c.communicate(timeout=120) for c in children]
-    assert [c.returncode for c in children] == [0, 0, 0], [o[1][-2000:] for o in outputs]
+    assert [c.returncode for c in children] == [0, 0], [o[1][-2000:] for o in outputs]
     runs = st.search_runs("acs", experiment="parallel", order_by=["params.worker ASC"])
-    assert [(r.name, r.status) for r in runs] == [(f"worker-{w}", "finished") for w in range(3)]
+    assert [(r.name, r.status) for r in runs] == [(f"worker-{w}", "finished") for w in range(2)]
     for worker, run in enumerate(runs):
         points = st.runs.history(run.id, "value")
         assert [p.value for p in points] == [worker * 10_000 + i for i in range(3000)]

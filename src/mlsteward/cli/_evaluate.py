@@ -281,7 +281,9 @@ def compare_(
 @app.command("list")
 def list_(
     project: str = typer.Option(..., "--project", "-p", help="Project name."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Only this model (NAME or NAME@V)."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Only this model (NAME or NAME@V)."
+    ),
     limit: int = typer.Option(50, "--limit", help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

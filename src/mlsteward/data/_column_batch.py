@@ -136,7 +136,8 @@ def _numeric_values(name: str, array: pa.Array) -> tuple[npt.NDArray[np.float64]
     if not len(values):
         return values, missing, True, (None, None)
     integral = bool(np.array_equal(values, np.trunc(values)))
-    return values, missing, integral, (float(values.min()), float(values.max()))
+    # + 0.0 folds -0.0 into 0.0, so the bounds do not depend on the order of the rows
+    return values, missing, integral, (float(values.min()) + 0.0, float(values.max()) + 0.0)
 
 
 def _profile_numeric(

@@ -20,7 +20,9 @@ from mlsteward.core import InvalidInput
 from mlsteward.demo._charter import step_charter
 from mlsteward.demo._data import step_check, step_register, step_split
 from mlsteward.demo._develop import step_develop
+from mlsteward.demo._evaluate import step_evaluate
 from mlsteward.demo._registry import step_registry
+from mlsteward.demo._serve import step_serve
 
 __all__ = ["STEPS", "DemoContext", "DemoStep", "run_demo"]
 
@@ -76,6 +78,8 @@ STEPS: list[DemoStep] = [
     DemoStep("Split the training data", step_split),
     DemoStep("Develop candidate models", step_develop),
     DemoStep("Register champion and challenger", step_registry),
+    DemoStep("Evaluate champion and challenger", step_evaluate),
+    DemoStep("Serve the champion, canary the challenger", step_serve),
 ]
 
 

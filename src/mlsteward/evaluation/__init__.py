@@ -28,8 +28,8 @@ from mlsteward.evaluation._metrics import HEADLINE, Outcomes, point_metrics
 from mlsteward.evaluation._records import Evaluation, EvaluationSettings
 from mlsteward.evaluation._robustness import RobustnessCheck, RobustnessReport
 from mlsteward.evaluation._service import (
-    EvaluationSummary,
     Evaluations,
+    EvaluationSummary,
     get_comparison,
     get_evaluation,
     list_evaluations,

@@ -64,7 +64,7 @@ class Statistic(abc.ABC):
         """A row order in which this statistic reads weights fastest (None: any)."""
         return None
 
-    def bind(self, order: Array | None) -> None:
+    def bind(self, order: Array | None) -> None:  # noqa: B027 - optional hook
         """Weights will arrive with column ``j`` for original row ``order[j]`` (None: as
         given). Statistics that read weights per row (not only sums) must honour it."""
 
@@ -184,9 +184,7 @@ def run_bootstrap(
     Weights are laid out in the first preferred row order of the statistics (the score
     order of the main model) and every statistic is told so (:meth:`Statistic.bind`).
     """
-    order = next(
-        (o for o in (s.preferred_order() for s in statistics) if o is not None), None
-    )
+    order = next((o for o in (s.preferred_order() for s in statistics) if o is not None), None)
     for statistic in statistics:
         statistic.bind(order)
     blocks = []

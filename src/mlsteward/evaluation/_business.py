@@ -109,9 +109,7 @@ class BusinessStatistic(Statistic):
         return {"per_1k": 1000.0 * worth / total}
 
 
-def threshold_values(
-    positive: Array, score: Array, matrix: Any
-) -> tuple[Array, Array]:
+def threshold_values(positive: Array, score: Array, matrix: Any) -> tuple[Array, Array]:
     """Expected value per 1,000 predictions for each distinct score used as the threshold
     (positive when score >= threshold), highest threshold first: (thresholds, values)."""
     order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
@@ -148,10 +146,14 @@ def business_report(
     if value.value_matrix is not None and outcomes.proba is not None:
         thresholds, values = threshold_values(outcomes.y, outcomes.proba, value.value_matrix)
         # predicting no positive at all is a candidate too (threshold above every score)
-        none_positive = 1000.0 * (
-            float(outcomes.y.sum()) * value.value_matrix.fn
-            + float(outcomes.n - outcomes.y.sum()) * value.value_matrix.tn
-        ) / outcomes.n
+        none_positive = (
+            1000.0
+            * (
+                float(outcomes.y.sum()) * value.value_matrix.fn
+                + float(outcomes.n - outcomes.y.sum()) * value.value_matrix.tn
+            )
+            / outcomes.n
+        )
         index = int(np.argmax(values))
         if values[index] >= none_positive:
             best_threshold, best = float(thresholds[index]), float(values[index])

@@ -27,7 +27,7 @@ from mlsteward.evaluation._bootstrap import Estimate
 from mlsteward.evaluation._evaluate import Progress, RunResult, run_evaluation
 from mlsteward.evaluation._inputs import CharterInput
 from mlsteward.evaluation._metrics import Array
-from mlsteward.evaluation._records import Evaluation, _clean
+from mlsteward.evaluation._records import Evaluation, json_safe
 from mlsteward.evaluation._slices import slice_metric
 from mlsteward.evaluation._spec import SliceInput
 from mlsteward.store import Store
@@ -240,8 +240,16 @@ class Comparison:
         shown = f"{d.value:+.4f}"
         if d.interval is not None:
             shown += f" [{d.low:+.4f}, {d.high:+.4f}]"
-        who = {"challenger": "challenger better", "champion": "champion better", "tie": "no clear winner"}
-        slices = f"; slices: {self.wins} wins, {self.losses} losses, {self.ties} ties" if self.slices else ""
+        who = {
+            "challenger": "challenger better",
+            "champion": "champion better",
+            "tie": "no clear winner",
+        }
+        slices = (
+            f"; slices: {self.wins} wins, {self.losses} losses, {self.ties} ties"
+            if self.slices
+            else ""
+        )
         return (
             f"{_name(self.challenger)} vs {_name(self.champion)}: {self.main_metric} "
             f"{shown} ({who[main.better]}){slices}"
@@ -268,7 +276,7 @@ class Comparison:
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        return json.dumps(_clean(self.to_dict()), indent=indent, allow_nan=False)
+        return json.dumps(json_safe(self.to_dict()), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
@@ -285,7 +293,7 @@ class Comparison:
         )
 
     def report(self) -> Any:
-        from mlsteward.evaluation._report import comparison_report
+        from mlsteward.evaluation._comparison_report import comparison_report
 
         return comparison_report(self)
 
@@ -331,7 +339,9 @@ def compare_runs(champion: RunResult, challenger: RunResult) -> Comparison:
             draws = challenger.metric_draws[metric] - champion.metric_draws[metric]
         difference = Estimate.of(other.value - estimate.value, draws, confidence)
         differences.append(
-            MetricDifference(metric, estimate.value, other.value, difference, _better(metric, difference))
+            MetricDifference(
+                metric, estimate.value, other.value, difference, _better(metric, difference)
+            )
         )
     test = None
     if champion.outcomes.is_classification:
@@ -353,8 +363,13 @@ def compare_runs(champion: RunResult, challenger: RunResult) -> Comparison:
         )
         slices.append(
             SliceComparison(
-                item.name, item.rows, metric, base.estimate.value, item.estimate.value,
-                difference, outcome,
+                item.name,
+                item.rows,
+                metric,
+                base.estimate.value,
+                item.estimate.value,
+                difference,
+                outcome,
             )
         )
     return Comparison(

@@ -124,7 +124,11 @@ def _curves(outcomes: Outcomes) -> dict[str, Any]:
         return curves
     labels = [str(c) for c in outcomes.classes]
     curves["confusion"] = {"labels": labels, "matrix": confusion_matrix(outcomes).tolist()}
-    if outcomes.task == "binary" and outcomes.score is not None and 0 < outcomes.y.sum() < outcomes.n:
+    if (
+        outcomes.task == "binary"
+        and outcomes.score is not None
+        and 0 < outcomes.y.sum() < outcomes.n
+    ):
         fpr, tpr, _ = roc_curve(outcomes.y, outcomes.score)
         keep = curve_points(fpr, tpr)
         curves["roc"] = {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}
@@ -222,7 +226,9 @@ def run_evaluation(
 ) -> RunResult:
     """:func:`evaluate` without recording, returning what a comparison needs too."""
     if not 0 < confidence < 1:
-        raise InvalidInput(f"confidence is a fraction between 0 and 1 (e.g. 0.95), got {confidence}.")
+        raise InvalidInput(
+            f"confidence is a fraction between 0 and 1 (e.g. 0.95), got {confidence}."
+        )
     if not 0 < fdr < 1:
         raise InvalidInput(f"fdr is a false-discovery rate between 0 and 1 (e.g. 0.05), got {fdr}.")
     clock = _Clock(progress)
@@ -279,9 +285,14 @@ def run_evaluation(
         for name in outcomes.metric_names()
     }
     with clock.step("slices", "measuring declared slices and discovering the worst"):
-        overall_slice = metrics_value(outcomes, metric_point)
+        overall_slice = _overall_slice_metric(outcomes, metric_point)
         declared = declared_slices(
-            outcomes, masks, overall_slice, boot.point[1], boot.draws[1] if n_boot else None, confidence
+            outcomes,
+            masks,
+            overall_slice,
+            boot.point[1],
+            boot.draws[1] if n_boot else None,
+            confidence,
         )
         search = list(dict.fromkeys([*spec.features, *spec.sensitive]))
         discovered, tested, support = (
@@ -325,7 +336,12 @@ def run_evaluation(
     if target_charter is not None:
         with clock.step("gates", "judging the charter's gates"):
             gates = _gates(
-                target_charter, spec, metrics, slice_report, fairness, business,
+                target_charter,
+                spec,
+                metrics,
+                slice_report,
+                fairness,
+                business,
                 resolved.info.size_mb,
             )
     evaluation = Evaluation(
@@ -366,7 +382,7 @@ def run_evaluation(
     )
 
 
-def metrics_value(outcomes: Outcomes, point: Mapping[str, float]) -> float:
+def _overall_slice_metric(outcomes: Outcomes, point: Mapping[str, float]) -> float:
     """The whole data's slice metric (accuracy or MAE)."""
     return float(point[slice_metric(outcomes.task)])
 

@@ -45,9 +45,7 @@ def _fairlearn() -> Any:
     try:
         import fairlearn.metrics as fm
     except ImportError as exc:  # pragma: no cover - a dependency of Steward
-        raise MissingDependency(
-            "Fairness metrics need fairlearn: pip install fairlearn"
-        ) from exc
+        raise MissingDependency("Fairness metrics need fairlearn: pip install fairlearn") from exc
     return fm
 
 
@@ -95,7 +93,15 @@ class GroupMetrics:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupMetrics:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        return cls(
+            group=str(data["group"]),
+            rows=int(data["rows"]),
+            selection_rate=data.get("selection_rate"),
+            true_positive_rate=data.get("true_positive_rate"),
+            false_positive_rate=data.get("false_positive_rate"),
+            precision=data.get("precision"),
+            main_metric=data.get("main_metric"),
+        )
 
 
 @dataclass(frozen=True)
@@ -243,7 +249,8 @@ def _rate(value: Any) -> float | None:
 class _Compressed:
     """Rows grouped by (group, label, prediction) with their counts as sample weights:
     fairlearn's weighted metrics on them equal its metrics on the rows themselves, at a
-    cost independent of the number of rows."""
+    cost independent of the number of rows (fairlearn >= 0.15 weighs single-row groups
+    right, hence the pinned minimum)."""
 
     group: Array
     y: Array

@@ -7,7 +7,6 @@ so that the evaluation can cite it, plus the object to use.
 
 from __future__ import annotations
 
-import importlib
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -79,7 +78,13 @@ class DataInfo:
     role: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "rows": self.rows, "ref": self.ref, "id": self.id, "role": self.role}
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "ref": self.ref,
+            "id": self.id,
+            "role": self.role,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DataInfo:
@@ -252,9 +257,7 @@ def resolve_charter(
     if isinstance(charter, Charter):
         return charter, None
     if isinstance(charter, bool):
-        raise InvalidInput(
-            "charter is a Charter, a path, a version number or None, not a boolean."
-        )
+        raise InvalidInput("charter is a Charter, a path, a version number or None, not a boolean.")
     if isinstance(charter, int):
         if store is None or project is None:
             raise InvalidInput(

@@ -285,7 +285,6 @@ class MetricKernel:
             cols.append((y - p) ** 2)
             bins = _one_hot(_bin_ids(p, self.n_bins), self.n_bins)
             self._bins = (len(cols), self.n_bins)
-            cols.extend(bins.T)
             cols.extend((bins * p[:, None]).T)
             cols.extend((bins * y[:, None]).T)
         if o.score is not None:
@@ -307,7 +306,6 @@ class MetricKernel:
             confidence = p.max(axis=1)
             bins = _one_hot(_bin_ids(confidence, self.n_bins), self.n_bins)
             self._bins = (len(cols), self.n_bins)
-            cols.extend(bins.T)
             cols.extend((bins * confidence[:, None]).T)
             cols.extend((bins * correct[:, None]).T)
             self._rank = [_RankKernel(truth[:, j], p[:, j]) for j in range(k)]
@@ -346,12 +344,13 @@ class MetricKernel:
         return self._regression(sums, total)
 
     def _calibration(self, sums: Array, total: Array) -> Array:
+        # sum over bins of (bin size / n) x |mean outcome - mean prediction| is
+        # sum over bins of |sum of outcomes - sum of predictions| / n
         start, k = self._bins
-        count = sums[:, start : start + k]
-        mean_pred = sums[:, start + k : start + 2 * k]
-        mean_true = sums[:, start + 2 * k : start + 3 * k]
+        predicted = sums[:, start : start + k]
+        observed = sums[:, start + k : start + 2 * k]
         with np.errstate(invalid="ignore", divide="ignore"):
-            ece: Array = np.abs(mean_true - mean_pred).sum(axis=1) / total
+            ece: Array = np.abs(observed - predicted).sum(axis=1) / total
         return ece
 
     def _binary(self, sums: Array, total: Array, weights: Array) -> dict[str, Array]:

@@ -23,7 +23,7 @@ from mlsteward.evaluation._inputs import DataInfo, ModelInfo
 from mlsteward.evaluation._robustness import RobustnessReport
 from mlsteward.evaluation._slices import SliceReport
 
-__all__ = ["RESULTS_FORMAT", "Evaluation", "EvaluationSettings"]
+__all__ = ["RESULTS_FORMAT", "Evaluation", "EvaluationSettings", "json_safe"]
 
 RESULTS_FORMAT: Final = "mlsteward.evaluation"
 
@@ -153,7 +153,7 @@ class Evaluation:
             "settings": self.settings.to_dict(),
             "verdict": self.verdict,
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
-            "curves": _clean(self.curves),
+            "curves": json_safe(self.curves),
             "slices": self.slices.to_dict(),
             "fairness": [f.to_dict() for f in self.fairness],
             "robustness": None if self.robustness is None else self.robustness.to_dict(),
@@ -166,7 +166,7 @@ class Evaluation:
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        return json.dumps(_clean(self.to_dict()), indent=indent, allow_nan=False)
+        return json.dumps(json_safe(self.to_dict()), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
@@ -223,15 +223,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: NaN and infinities become None, numpy scalars plain numbers."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     plain = _plain(value)
     if plain is not value:
-        return _clean(plain)
+        return json_safe(plain)
     return value

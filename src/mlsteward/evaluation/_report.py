@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import altair as alt
 
 from mlsteward.charter import METRICS, GateReport
 from mlsteward.core import InvalidInput
 from mlsteward.evaluation._bootstrap import Estimate
+from mlsteward.evaluation._charts import (
+    confusion_chart,
+    curve_chart,
+    interval_bars,
+)
 from mlsteward.evaluation._compare import Comparison
 from mlsteward.evaluation._records import Evaluation
 from mlsteward.reports import (
@@ -33,31 +36,36 @@ from mlsteward.reports import (
     line_chart,
 )
 
-__all__ = ["comparison_report", "evaluation_report", "write_report"]
+__all__ = [
+    "evaluation_report",
+    "gate_table",
+    "interval_text",
+    "plain_number",
+    "verdict_badge",
+    "write_report",
+]
 
-_BLUE = "#4c78a8"
-_GREY = "#9aa4ad"
 _VERDICT_BADGE = {"pass": "pass", "fail": "fail", "inconclusive": "warn"}
 _GATE_BADGE = {"pass": "pass", "fail": "fail", "inconclusive": "warn", "not_measured": "skipped"}
 
 
-def _num(value: float | None) -> float | None:
+def plain_number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _interval_text(estimate: Estimate) -> str:
+def interval_text(estimate: Estimate) -> str:
     if estimate.interval is None:
         return "—"
     return f"{estimate.low:.4g} to {estimate.high:.4g}"
 
 
-def _verdict_badge(verdict: str | None) -> Badge:
+def verdict_badge(verdict: str | None) -> Badge:
     if verdict is None:
         return Badge("info", "NO CHARTER")
     return Badge(_VERDICT_BADGE[verdict], verdict.upper())
 
 
-def _gate_table(gates: GateReport) -> Table:
+def gate_table(gates: GateReport) -> Table:
     rows = []
     for v in gates.gates:
         interval = "—" if v.interval is None else f"{v.interval[0]:.4g} to {v.interval[1]:.4g}"
@@ -65,7 +73,7 @@ def _gate_table(gates: GateReport) -> Table:
             [
                 v.gate.key,
                 v.gate.describe(),
-                _num(v.value),
+                plain_number(v.value),
                 interval,
                 Badge(_GATE_BADGE[v.status], v.status.replace("_", " ").upper()),
                 v.gate.required,
@@ -85,8 +93,12 @@ def _metric_table(metrics: Mapping[str, Estimate]) -> Table:
     rows = []
     for name, estimate in metrics.items():
         spec = METRICS.get(name)
-        direction = "" if spec is None else ("higher is better" if spec.higher_is_better else "lower is better")
-        rows.append([name, _num(estimate.value), _interval_text(estimate), direction])
+        direction = (
+            ""
+            if spec is None
+            else ("higher is better" if spec.higher_is_better else "lower is better")
+        )
+        rows.append([name, plain_number(estimate.value), interval_text(estimate), direction])
     level = next(iter(metrics.values())).confidence if metrics else 0.95
     return Table(
         ["metric", "value", f"{level:.0%} interval", "direction"],
@@ -96,111 +108,54 @@ def _metric_table(metrics: Mapping[str, Estimate]) -> Table:
     )
 
 
-def _diagonal(width: int = 260, height: int = 260) -> alt.Chart:
-    data = alt.Data(values=[{"a": 0.0, "b": 0.0}, {"a": 1.0, "b": 1.0}])
-    return (
-        alt.Chart(data, width=width, height=height)
-        .mark_line(strokeDash=[4, 4], color=_GREY)
-        .encode(x=alt.X("a", type="quantitative"), y=alt.Y("b", type="quantitative"))
-    )
-
-
-def _curve(rows: list[dict[str, float]], x: str, y: str, title: str, diagonal: bool) -> alt.LayerChart:
-    line = (
-        alt.Chart(alt.Data(values=rows), width=260, height=260)
-        .mark_line(color=_BLUE)
-        .encode(
-            x=alt.X(x, type="quantitative", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y(y, type="quantitative", scale=alt.Scale(domain=[0, 1])),
-            tooltip=[
-                alt.Tooltip(x, type="quantitative", format=".3f"),
-                alt.Tooltip(y, type="quantitative", format=".3f"),
-            ],
-        )
-    )
-    layers = [_diagonal(), line] if diagonal else [line]
-    return alt.layer(*layers, title=alt.TitleParams(title, anchor="start", fontSize=13))
-
-
-def _confusion_chart(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> alt.LayerChart:
-    rows = [
-        {"actual": str(labels[i]), "predicted": str(labels[j]), "count": int(matrix[i][j])}
-        for i in range(len(labels))
-        for j in range(len(labels))
-    ]
-    base = alt.Chart(alt.Data(values=rows), width=220, height=220).encode(
-        x=alt.X("predicted", type="nominal", sort=list(map(str, labels))),
-        y=alt.Y("actual", type="nominal", sort=list(map(str, labels))),
-    )
-    cells = base.mark_rect().encode(
-        color=alt.Color("count", type="quantitative", scale=alt.Scale(scheme="blues"), legend=None),
-        tooltip=["actual:N", "predicted:N", alt.Tooltip("count:Q", format=",")],
-    )
-    text = base.mark_text(fontSize=12).encode(text=alt.Text("count", type="quantitative", format=","))
-    return alt.layer(cells, text, title=alt.TitleParams("Confusion matrix", anchor="start", fontSize=13))
-
-
-def _interval_bars(
-    rows: list[dict[str, Any]], category: str, title: str, reference: float | None, x_title: str
-) -> alt.LayerChart:
-    height = max(60, 18 * len(rows))
-    base = alt.Chart(alt.Data(values=rows), width=360, height=height)
-    y = alt.Y(category, type="nominal", sort=None, title=None)
-    bars = base.mark_bar(color=_BLUE).encode(
-        y=y,
-        x=alt.X("value", type="quantitative", title=x_title),
-        tooltip=[
-            alt.Tooltip(category, type="nominal"),
-            alt.Tooltip("value", type="quantitative", format=".4f"),
-            alt.Tooltip("rows", type="quantitative", format=","),
-        ],
-    )
-    whiskers = base.mark_rule(color="#1f2328").encode(
-        y=y, x=alt.X("low", type="quantitative"), x2=alt.X2("high")
-    )
-    layers: list[alt.Chart] = [bars, whiskers]
-    if reference is not None:
-        rule = alt.Chart(alt.Data(values=[{"overall": reference}])).mark_rule(
-            strokeDash=[4, 4], color="#cf222e"
-        )
-        layers.append(rule.encode(x=alt.X("overall", type="quantitative")))
-    return alt.layer(*layers, title=alt.TitleParams(title, anchor="start", fontSize=13))
-
-
 def _curves_section(evaluation: Evaluation) -> list[Block]:
     curves = evaluation.curves
     charts: list[Block] = []
     if "roc" in curves:
-        roc = [{"fpr": a, "tpr": b} for a, b in zip(curves["roc"]["fpr"], curves["roc"]["tpr"], strict=True)]
-        charts.append(Chart(_curve(roc, "fpr", "tpr", "ROC curve", True), caption="ROC curve"))
+        roc = [
+            {"fpr": a, "tpr": b}
+            for a, b in zip(curves["roc"]["fpr"], curves["roc"]["tpr"], strict=True)
+        ]
+        charts.append(Chart(curve_chart(roc, "fpr", "tpr", "ROC curve", with_diagonal=True)))
     if "pr" in curves:
         pr = [
             {"recall": a, "precision": b}
             for a, b in zip(curves["pr"]["recall"], curves["pr"]["precision"], strict=True)
         ]
-        charts.append(Chart(_curve(pr, "recall", "precision", "Precision-recall curve", False)))
+        charts.append(Chart(curve_chart(pr, "recall", "precision", "Precision-recall curve")))
     if curves.get("calibration"):
-        rows = [{"predicted": r["predicted"], "observed": r["observed"], "count": r["count"]} for r in curves["calibration"]]
-        chart = alt.layer(
-            _diagonal(),
-            alt.Chart(alt.Data(values=rows), width=260, height=260)
-            .mark_line(point=True, color=_BLUE)
-            .encode(
-                x=alt.X("predicted", type="quantitative", scale=alt.Scale(domain=[0, 1])),
-                y=alt.Y("observed", type="quantitative", scale=alt.Scale(domain=[0, 1])),
-                tooltip=["predicted:Q", "observed:Q", "count:Q"],
-            ),
-            title=alt.TitleParams("Calibration (reliability curve)", anchor="start", fontSize=13),
+        rows = [
+            {"predicted": r["predicted"], "observed": r["observed"], "count": r["count"]}
+            for r in curves["calibration"]
+        ]
+        chart = curve_chart(
+            rows,
+            "predicted",
+            "observed",
+            "Calibration (reliability curve)",
+            with_diagonal=True,
+            points=True,
         )
         charts.append(Chart(chart))
     if "confusion" in curves:
-        charts.append(Chart(_confusion_chart(curves["confusion"]["labels"], curves["confusion"]["matrix"])))
+        charts.append(
+            Chart(confusion_chart(curves["confusion"]["labels"], curves["confusion"]["matrix"]))
+        )
     if "residuals" in curves:
         res = curves["residuals"]
         charts.append(
-            Chart(histogram_chart(res["edges"], res["counts"], title="Residuals (prediction - truth)", x_title="residual"))
+            Chart(
+                histogram_chart(
+                    res["edges"],
+                    res["counts"],
+                    title="Residuals (prediction - truth)",
+                    x_title="residual",
+                )
+            )
         )
-    blocks: list[Block] = [Grid(charts)] if charts else [Text("No curves for this task.", muted=True)]
+    blocks: list[Block] = (
+        [Grid(charts)] if charts else [Text("No curves for this task.", muted=True)]
+    )
     if "confusion" in curves:
         labels = curves["confusion"]["labels"]
         matrix = curves["confusion"]["matrix"]
@@ -216,7 +171,15 @@ def _curves_section(evaluation: Evaluation) -> list[Block]:
         )
     if "residuals" in curves:
         res = curves["residuals"]
-        blocks.append(KeyValues({"mean": res["mean"], "std": res["std"], **{f"q{k}": v for k, v in res["quantiles"].items()}}))
+        blocks.append(
+            KeyValues(
+                {
+                    "mean": res["mean"],
+                    "std": res["std"],
+                    **{f"q{k}": v for k, v in res["quantiles"].items()},
+                }
+            )
+        )
     return blocks
 
 
@@ -228,33 +191,58 @@ def _slices_section(evaluation: Evaluation) -> list[Block]:
         rows = [
             {
                 "slice": s.name,
-                "value": _num(s.estimate.value),
-                "low": _num(s.estimate.low),
-                "high": _num(s.estimate.high),
+                "value": plain_number(s.estimate.value),
+                "low": plain_number(s.estimate.low),
+                "high": plain_number(s.estimate.high),
                 "rows": s.rows,
             }
             for s in report.declared
         ]
         blocks.append(
             Chart(
-                _interval_bars(
-                    rows, "slice", f"{report.metric} per declared slice", None if overall is None else _num(overall.value), report.metric
+                interval_bars(
+                    rows,
+                    "slice",
+                    f"{report.metric} per declared slice",
+                    None if overall is None else plain_number(overall.value),
+                    report.metric,
                 ),
                 caption="Bars: slice metric; whiskers: bootstrap interval; dashed: whole data.",
             )
         )
         blocks.append(
             Table(
-                ["slice", "rows", "share", report.metric, "interval", "gap to overall", evaluation.main_metric],
                 [
-                    [s.name, s.rows, s.share, _num(s.estimate.value), _interval_text(s.estimate), _num(s.gap), _num(s.metrics.get(evaluation.main_metric, float("nan")))]
+                    "slice",
+                    "rows",
+                    "share",
+                    report.metric,
+                    "interval",
+                    "gap to overall",
+                    evaluation.main_metric,
+                ],
+                [
+                    [
+                        s.name,
+                        s.rows,
+                        s.share,
+                        plain_number(s.estimate.value),
+                        interval_text(s.estimate),
+                        plain_number(s.gap),
+                        plain_number(s.metrics.get(evaluation.main_metric, float("nan"))),
+                    ]
                     for s in report.declared
                 ],
                 id="declared-slices",
             )
         )
     else:
-        blocks.append(Text("No slices declared (pass slices=[...] or give the charter sensitive attributes).", muted=True))
+        blocks.append(
+            Text(
+                "No slices declared (pass slices=[...] or give the charter sensitive attributes).",
+                muted=True,
+            )
+        )
     blocks.append(
         Text(
             f"Discovery searched {len(report.columns)} columns at depth up to {report.max_depth}, "
@@ -266,8 +254,19 @@ def _slices_section(evaluation: Evaluation) -> list[Block]:
     if report.discovered:
         blocks.append(
             Table(
-                ["slice", "rows", "share", report.metric, "gap to overall", "effect size", "q-value"],
-                [[s.name, s.rows, s.share, s.value, s.gap, s.effect_size, s.q_value] for s in report.discovered],
+                [
+                    "slice",
+                    "rows",
+                    "share",
+                    report.metric,
+                    "gap to overall",
+                    "effect size",
+                    "q-value",
+                ],
+                [
+                    [s.name, s.rows, s.share, s.value, s.gap, s.effect_size, s.q_value]
+                    for s in report.discovered
+                ],
                 caption="Worst slices, largest effect first.",
                 id="discovered-slices",
             )
@@ -279,10 +278,19 @@ def _slices_section(evaluation: Evaluation) -> list[Block]:
 
 def _fairness_section(evaluation: Evaluation) -> list[Block]:
     if not evaluation.fairness:
-        return [Text("No sensitive attributes (pass sensitive_features=[...] or set them in the charter).", muted=True)]
+        return [
+            Text(
+                "No sensitive attributes (pass sensitive_features=[...] or set them in the charter).",
+                muted=True,
+            )
+        ]
     statuses = {}
     if evaluation.gates is not None:
-        statuses = {(v.gate.metric, v.gate.attribute): v.status for v in evaluation.gates.gates if v.gate.attribute}
+        statuses = {
+            (v.gate.metric, v.gate.attribute): v.status
+            for v in evaluation.gates.gates
+            if v.gate.attribute
+        }
     blocks: list[Block] = []
     for report in evaluation.fairness:
         rows = []
@@ -294,14 +302,33 @@ def _fairness_section(evaluation: Evaluation) -> list[Block]:
         if rows:
             blocks.append(
                 Chart(
-                    bar_chart(rows, x="group", y="value", color="rate", title=f"Group rates by {report.attribute}", width=380, height=200),
+                    bar_chart(
+                        rows,
+                        x="group",
+                        y="value",
+                        color="rate",
+                        title=f"Group rates by {report.attribute}",
+                        width=380,
+                        height=200,
+                    ),
                     caption=f"fairlearn MetricFrame by {report.attribute}",
                 )
             )
         blocks.append(
             Table(
                 ["group", "rows", "selection rate", "TPR", "FPR", "precision", report.main_metric],
-                [[g.group, g.rows, g.selection_rate, g.true_positive_rate, g.false_positive_rate, g.precision, g.main_metric] for g in report.groups],
+                [
+                    [
+                        g.group,
+                        g.rows,
+                        g.selection_rate,
+                        g.true_positive_rate,
+                        g.false_positive_rate,
+                        g.precision,
+                        g.main_metric,
+                    ]
+                    for g in report.groups
+                ],
                 caption=f"Groups of {report.attribute}",
             )
         )
@@ -309,12 +336,36 @@ def _fairness_section(evaluation: Evaluation) -> list[Block]:
             drows = []
             for d in report.disparities:
                 status = statuses.get((d.metric, d.attribute))
-                limit = "—" if d.threshold is None else f"{'>=' if METRICS[d.metric].higher_is_better else '<='} {d.threshold:g}"
-                badge: Any = Badge(_GATE_BADGE[status], status.replace("_", " ").upper()) if status else "not judged"
-                drows.append([d.metric, _num(d.estimate.value), _interval_text(d.estimate), limit, badge, ", ".join(d.excluded) or "—"])
+                limit = (
+                    "—"
+                    if d.threshold is None
+                    else f"{'>=' if METRICS[d.metric].higher_is_better else '<='} {d.threshold:g}"
+                )
+                badge: Any = (
+                    Badge(_GATE_BADGE[status], status.replace("_", " ").upper())
+                    if status
+                    else "not judged"
+                )
+                drows.append(
+                    [
+                        d.metric,
+                        plain_number(d.estimate.value),
+                        interval_text(d.estimate),
+                        limit,
+                        badge,
+                        ", ".join(d.excluded) or "—",
+                    ]
+                )
             blocks.append(
                 Table(
-                    ["disparity", "value", "interval", "limit", "status", "groups left out (too small)"],
+                    [
+                        "disparity",
+                        "value",
+                        "interval",
+                        "limit",
+                        "status",
+                        "groups left out (too small)",
+                    ],
                     drows,
                     id=f"disparities-{report.attribute}",
                 )
@@ -328,11 +379,31 @@ def _robustness_section(evaluation: Evaluation) -> list[Block]:
     rows = []
     for c in evaluation.robustness.checks:
         rows.append(
-            [c.name, c.description, Badge(c.status), c.outcome, _num(c.baseline), _num(c.perturbed), _num(c.change), c.flipped, c.error or ""]
+            [
+                c.name,
+                c.description,
+                Badge(c.status),
+                c.outcome,
+                plain_number(c.baseline),
+                plain_number(c.perturbed),
+                plain_number(c.change),
+                c.flipped,
+                c.error or "",
+            ]
         )
     return [
         Table(
-            ["check", "perturbation", "status", "model", f"{evaluation.main_metric} before", "after", "change", "flipped", "error"],
+            [
+                "check",
+                "perturbation",
+                "status",
+                "model",
+                f"{evaluation.main_metric} before",
+                "after",
+                "change",
+                "flipped",
+                "error",
+            ],
             rows,
             caption=f"On {evaluation.robustness.rows:,} sampled rows. A crash of the model is a failed check.",
             id="robustness-table",
@@ -346,7 +417,7 @@ def _business_section(evaluation: Evaluation) -> list[Block]:
         return [Text("The charter has no business_value section.", muted=True)]
     items: dict[str, Any] = {
         f"expected value per 1,000 predictions ({b.currency})": b.per_1k.value,
-        "interval": _interval_text(b.per_1k),
+        "interval": interval_text(b.per_1k),
         "basis": b.basis,
     }
     if b.threshold is not None:
@@ -360,7 +431,14 @@ def _business_section(evaluation: Evaluation) -> list[Block]:
         rows = [{"threshold": t, "value per 1,000": v} for t, v in b.curve]
         blocks.append(
             Chart(
-                line_chart(rows, x="threshold", y="value per 1,000", title="Expected value by threshold", points=False, width=480),
+                line_chart(
+                    rows,
+                    x="threshold",
+                    y="value per 1,000",
+                    title="Expected value by threshold",
+                    points=False,
+                    width=480,
+                ),
                 caption="Positive class predicted when the score is at or above the threshold.",
             )
         )
@@ -380,7 +458,10 @@ def _run_section(evaluation: Evaluation) -> list[Block]:
     if evaluation.notes:
         items["notes"] = "; ".join(evaluation.notes)
     timing_rows = [[k, v] for k, v in evaluation.timings.items()]
-    return [KeyValues(items), Table(["step", "seconds"], timing_rows, caption="Where the time went")]
+    return [
+        KeyValues(items),
+        Table(["step", "seconds"], timing_rows, caption="Where the time went"),
+    ]
 
 
 def evaluation_report(evaluation: Evaluation) -> Report:
@@ -398,7 +479,7 @@ def evaluation_report(evaluation: Evaluation) -> Report:
         "model": f"{model} ({evaluation.model.kind})",
         "data": data,
         "charter": evaluation.charter_ref or ("given in memory" if evaluation.gates else "none"),
-        "verdict": _verdict_badge(evaluation.verdict),
+        "verdict": verdict_badge(evaluation.verdict),
         "main metric": f"{evaluation.main_metric} = {evaluation.metrics[evaluation.main_metric].value:.4f}"
         if evaluation.main_metric in evaluation.metrics
         else evaluation.main_metric,
@@ -408,9 +489,11 @@ def evaluation_report(evaluation: Evaluation) -> Report:
         summary["rows without a label (left out)"] = evaluation.rows_without_label
     verdict_blocks: list[Block] = [KeyValues(summary)]
     if evaluation.gates is not None:
-        verdict_blocks.append(_gate_table(evaluation.gates))
+        verdict_blocks.append(gate_table(evaluation.gates))
     else:
-        verdict_blocks.append(Text("No charter: metrics are reported, no gate is judged.", muted=True))
+        verdict_blocks.append(
+            Text("No charter: metrics are reported, no gate is judged.", muted=True)
+        )
     report.add_section("Verdict", *verdict_blocks)
     report.add_section("Metrics", _metric_table(evaluation.metrics))
     report.add_section("Curves", *_curves_section(evaluation))
@@ -419,76 +502,6 @@ def evaluation_report(evaluation: Evaluation) -> Report:
     report.add_section("Robustness", *_robustness_section(evaluation))
     report.add_section("Business value", *_business_section(evaluation))
     report.add_section("Run", *_run_section(evaluation))
-    return report
-
-
-def comparison_report(comparison: Comparison) -> Report:
-    """The report of a champion vs challenger comparison."""
-    a, b = comparison.champion, comparison.challenger
-    name_a, name_b = a.model.ref or a.model.name, b.model.ref or b.model.name
-    report = Report(
-        title=f"Champion {name_a} vs challenger {name_b}",
-        subtitle=f"on {a.data.ref or a.data.name} ({a.rows:,} rows), paired bootstrap of "
-        f"{a.settings.n_boot:,} resamples",
-        status="pass" if comparison.better == "challenger" else "info",
-    )
-    report.add_section(
-        "Summary",
-        KeyValues(
-            {
-                "champion verdict": _verdict_badge(a.verdict),
-                "challenger verdict": _verdict_badge(b.verdict),
-                f"better on {comparison.main_metric}": comparison.better,
-                "slices": f"{comparison.wins} wins, {comparison.losses} losses, {comparison.ties} ties",
-            }
-        ),
-        Text(comparison.summary()),
-    )
-    report.add_section(
-        "Metrics",
-        Table(
-            ["metric", "champion", "challenger", "difference", "interval", "better"],
-            [
-                [m.metric, _num(m.champion), _num(m.challenger), _num(m.difference.value), _interval_text(m.difference), m.better]
-                for m in comparison.metrics
-            ],
-            caption="Difference = challenger - champion, paired bootstrap interval.",
-            id="comparison-metrics",
-        ),
-    )
-    if comparison.mcnemar is not None:
-        t = comparison.mcnemar
-        report.add_section(
-            "McNemar test (accuracy)",
-            KeyValues(
-                {
-                    "both right": t.both_right,
-                    "only the champion right": t.champion_only,
-                    "only the challenger right": t.challenger_only,
-                    "both wrong": t.both_wrong,
-                    "statistic": t.statistic,
-                    "p-value": t.p_value,
-                    "method": t.method,
-                }
-            ),
-        )
-    if comparison.slices:
-        rows = [
-            {"slice": s.name, "value": _num(s.difference.value), "low": _num(s.difference.low), "high": _num(s.difference.high), "rows": s.rows}
-            for s in comparison.slices
-        ]
-        report.add_section(
-            "Slices",
-            Chart(_interval_bars(rows, "slice", f"{comparison.slices[0].metric} difference per slice (challenger - champion)", 0.0, "difference")),
-            Table(
-                ["slice", "rows", "champion", "challenger", "difference", "interval", "challenger"],
-                [[s.name, s.rows, _num(s.champion), _num(s.challenger), _num(s.difference.value), _interval_text(s.difference), s.outcome] for s in comparison.slices],
-                id="comparison-slices",
-            ),
-        )
-    for role, evaluation in (("Champion", a), ("Challenger", b)):
-        if evaluation.gates is not None:
-            report.add_section(f"{role} verdict", _gate_table(evaluation.gates))
     return report
 
 
@@ -503,5 +516,8 @@ def write_report(
         from mlsteward.reports import write_text
 
         return write_text(target, result.to_json())
-    report = evaluation_report(result) if isinstance(result, Evaluation) else comparison_report(result)
-    return report.write(target, format="html")
+    if isinstance(result, Evaluation):
+        return evaluation_report(result).write(target, format="html")
+    from mlsteward.evaluation._comparison_report import comparison_report
+
+    return comparison_report(result).write(target, format="html")

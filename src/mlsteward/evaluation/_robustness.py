@@ -197,7 +197,7 @@ class _Runner:
         tolerance: float | None = None,
         refusal_ok: bool,
     ) -> RobustnessCheck:
-        common = {"name": name, "description": description, "metric": self.metric}
+        common: dict[str, Any] = {"name": name, "description": description, "metric": self.metric}
         if not columns:
             return RobustnessCheck(
                 **common,
@@ -260,11 +260,9 @@ def _with_unseen(series: pd.Series, mask: Array) -> pd.Series:
 
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.cat.add_categories([UNSEEN])
-        series[mask] = UNSEEN
-        return series
-    out = series.astype(object)
-    out[mask] = UNSEEN
-    return out
+    else:
+        series = series.astype(object)
+    return series.where(~mask, UNSEEN)
 
 
 def _with_missing(series: pd.Series, mask: Array) -> pd.Series:

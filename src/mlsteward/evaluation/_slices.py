@@ -373,16 +373,17 @@ def discover_slices(
 ) -> tuple[list[DiscoveredSlice], int, int]:
     """Slices significantly worse than the rest: (found, number tested, min support)."""
     from scipy import stats
+
     n = outcomes.n
     support = min_support if min_support is not None else max(30, math.ceil(0.01 * n))
     loss = np.asarray(outcomes.loss, dtype=np.float64)
     encoded = [column_codes(frame[c]) for c in columns]
     found = _Candidates([], [], [], [])
-    for (codes, labels) in encoded:
+    for codes, labels in encoded:
         _add(found, [(label,) for label in labels], codes, len(labels), loss)
     if max_depth >= 2:
         for (ca, la), (cb, lb) in itertools.combinations(encoded, 2):
-            pairs = [(a, b) for a in la for b in lb]
+            pairs: list[tuple[str, ...]] = [(a, b) for a in la for b in lb]
             _add(found, pairs, ca * len(lb) + cb, len(la) * len(lb), loss)
     count = np.concatenate(found.count)
     total = np.concatenate(found.total)

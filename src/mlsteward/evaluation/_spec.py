@@ -82,8 +82,10 @@ class EvaluationSpec:
 
 def _infer_task(y: pd.Series, model: ResolvedModel) -> TaskType:
     has_proba = callable(getattr(model.predictor, "predict_proba", None))
+    import pandas as pd
+
     values = y.dropna()
-    numeric = np.issubdtype(values.dtype, np.number) and values.dtype != bool
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and not has_proba:
         return "regression"
     if numeric:
@@ -150,9 +152,7 @@ def _main_metric(task: TaskType, charter: Charter | None, given: str | None) -> 
     return DEFAULT_MAIN_METRIC[task]
 
 
-def _fairness(
-    charter: Charter | None, sensitive: list[str], task: TaskType
-) -> list[FairnessSpec]:
+def _fairness(charter: Charter | None, sensitive: list[str], task: TaskType) -> list[FairnessSpec]:
     if task != "binary":
         return []
     specs: list[FairnessSpec] = []
@@ -186,7 +186,12 @@ def _slices(
     elif isinstance(given, Mapping):
         chosen = {}
         for column, bins in given.items():
-            if bins is None or (isinstance(bins, int) and not isinstance(bins, bool)):
+            if isinstance(bins, bool) or (isinstance(bins, int) and bins < 1):
+                raise InvalidInput(
+                    f"Slices of {column!r}: give a number of bins (1 or more), bin edges or "
+                    f"None, got {bins!r}."
+                )
+            if bins is None or isinstance(bins, int):
                 chosen[str(column)] = bins
             else:
                 chosen[str(column)] = tuple(float(b) for b in bins)

@@ -30,6 +30,15 @@ from mlsteward.store.metadata._experiments import (
     ExperimentRow,
     SqlExperimentRepository,
 )
+from mlsteward.store.metadata._monitoring import (
+    ALERT_SEVERITIES,
+    MonitorAlertRow,
+    MonitoringRepository,
+    MonitorReferenceRow,
+    MonitorRunRow,
+    MonitorWindowRow,
+    SqlMonitoringRepository,
+)
 from mlsteward.store.metadata._projects import (
     ProjectRepository,
     ProjectRow,
@@ -67,6 +76,7 @@ from mlsteward.store.metadata._serving import (
 )
 
 __all__ = [
+    "ALERT_SEVERITIES",
     "DEPLOYMENT_STATES",
     "DEPLOYMENT_STRATEGIES",
     "EVALUATION_KINDS",
@@ -96,6 +106,11 @@ __all__ = [
     "ModelRouteRow",
     "ModelVersionDatasetRow",
     "ModelVersionRow",
+    "MonitorAlertRow",
+    "MonitorReferenceRow",
+    "MonitorRunRow",
+    "MonitorWindowRow",
+    "MonitoringRepository",
     "ProjectRepository",
     "ProjectRow",
     "RegisteredModelRow",
@@ -112,6 +127,7 @@ __all__ = [
     "SqlEvaluationRepository",
     "SqlExperimentRepository",
     "SqlModelRepository",
+    "SqlMonitoringRepository",
     "SqlProjectRepository",
     "SqlRunRepository",
     "SqlServingRepository",

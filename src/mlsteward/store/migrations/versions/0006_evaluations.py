@@ -65,9 +65,7 @@ def upgrade() -> None:
             name="ck_evaluations_verdict_known",
         ),
     )
-    op.create_index(
-        "ix_evaluations_project_created", "evaluations", ["project_id", "created_at"]
-    )
+    op.create_index("ix_evaluations_project_created", "evaluations", ["project_id", "created_at"])
     op.create_index("ix_evaluations_model_version_id", "evaluations", ["model_version_id"])
     op.create_index("ix_evaluations_dataset_version_id", "evaluations", ["dataset_version_id"])
     op.create_table(

@@ -1,0 +1,498 @@
+"""Windows over the prediction log: by time or by count, read with DuckDB.
+
+The log of an endpoint is Parquet segments under ``<home>/predictions/endpoint=E/
+date=YYYY-MM-DD/part-*.parquet`` (one row per prediction: request id, time, endpoint,
+model version, inputs, outputs, latency, status, shadow flag) and its ground truth under
+``<home>/feedback/endpoint=E/...`` (request id, label, time), joined by request id (the
+latest label of a request wins). Columns are found by name (see :class:`LogLayout`):
+inputs as a struct column (``inputs``) or as top-level columns, outputs top-level or in
+an ``outputs`` struct.
+
+Listing windows is one aggregate query (per window: rows, first and last time); reading
+a window is one query that returns only that window's rows, the partitions outside it
+pruned. Memory is bounded by the window, never by the log; no Python loop touches rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import pyarrow as pa
+
+from mlsteward.core import InvalidInput, NotFound, ensure_utc, require
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from mlsteward.store import Store
+
+__all__ = [
+    "LogLayout",
+    "PredictionLog",
+    "Window",
+    "WindowSpec",
+    "feedback_root",
+    "parse_window",
+    "predictions_root",
+]
+
+_DURATION: Final = re.compile(r"^\s*([1-9][0-9]*)\s*(s|m|h|d|w)\s*$")
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_TIME_NAMES: Final = ("time", "timestamp", "ts", "created_at")
+_LATENCY_NAMES: Final = ("latency_ms", "latency")
+_LABEL_NAMES: Final = ("label", "y_true", "target", "ground_truth", "value")
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A window size: a duration (``kind`` time) or a number of predictions (count)."""
+
+    kind: Literal["time", "count"]
+    seconds: int = 0
+    rows: int = 0
+
+    def __str__(self) -> str:
+        if self.kind == "count":
+            return str(self.rows)
+        for unit in ("w", "d", "h", "m"):
+            if self.seconds % _UNITS[unit] == 0:
+                return f"{self.seconds // _UNITS[unit]}{unit}"
+        return f"{self.seconds}s"
+
+
+def parse_window(value: str | int | timedelta | WindowSpec) -> WindowSpec:
+    """``"30d"``, ``"12h"``, ``"1w"`` (durations: s, m, h, d, w), ``10000`` or ``"10000"``
+    (a number of predictions), or a ``timedelta``.
+
+    >>> parse_window("30d").seconds, parse_window(5000).rows
+    (2592000, 5000)
+    """
+    if isinstance(value, WindowSpec):
+        return value
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        if seconds < 1:
+            raise InvalidInput(f"A time window lasts at least one second, got {value}.")
+        return WindowSpec("time", seconds=seconds)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise InvalidInput(f"A count window holds at least 1 prediction, got {value}.")
+        return WindowSpec("count", rows=value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return parse_window(int(text))
+        match = _DURATION.match(text)
+        if match:
+            return WindowSpec("time", seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    raise InvalidInput(
+        f"Invalid window {value!r}: expected a duration such as 1h, 1d, 7d or 30d, or a "
+        "number of predictions such as 10000."
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window of the log. Time windows cover ``[start, end)``; count windows hold
+    the ``rows`` predictions from ``first`` to ``last`` (time, request id) inclusive.
+    ``complete`` is False for a trailing count window with fewer rows than asked."""
+
+    index: int
+    kind: Literal["time", "count"]
+    start: datetime
+    end: datetime
+    rows: int
+    first: tuple[datetime, str] | None = None
+    last: tuple[datetime, str] | None = None
+    complete: bool = True
+
+    def label(self) -> str:
+        if self.kind == "time":
+            return f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+        return f"#{self.index} ({self.rows:,} predictions from {self.start:%Y-%m-%d %H:%M})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "rows": self.rows,
+            "complete": self.complete,
+        }
+
+
+def predictions_root(home: Path, endpoint: str) -> Path:
+    return home / "predictions" / f"endpoint={endpoint}"
+
+
+def feedback_root(home: Path, endpoint: str) -> Path:
+    return home / "feedback" / f"endpoint={endpoint}"
+
+
+def _glob(root: Path | str) -> str:
+    text = str(root)
+    if text.endswith(".parquet") or "*" in text:
+        return text
+    return text.rstrip("/") + "/**/*.parquet"
+
+
+def _has_files(root: Path | str) -> bool:
+    text = str(root)
+    if "*" in text:
+        import glob
+
+        return bool(glob.glob(text, recursive=True))
+    path = Path(text)
+    return path.is_file() or (path.is_dir() and any(path.rglob("*.parquet")))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class LogLayout:
+    """Where each field is in the log, as DuckDB expressions over its columns."""
+
+    time: str
+    request_id: str
+    inputs: dict[str, str]
+    model_version: str | None = None
+    prediction: str | None = None
+    probability: str | None = None
+    latency_ms: str | None = None
+    status: str | None = None
+    shadow: str | None = None
+    date: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+def _detect(columns: dict[str, str], struct_fields: Any, where: str) -> LogLayout:
+    """The layout of a log with ``columns`` (name to DuckDB type); ``struct_fields(name)``
+    lists the fields of a struct column."""
+    lower = {name.lower(): name for name in columns}
+
+    def top(*names: str) -> str | None:
+        for name in names:
+            if name in lower:
+                return _quote(lower[name])
+        return None
+
+    time = top(*_TIME_NAMES)
+    request_id = top("request_id", "id", "request")
+    if time is None or request_id is None:
+        raise InvalidInput(
+            f"The prediction log at {where} has no {'time' if time is None else 'request_id'} "
+            f"column; its columns are {', '.join(columns)}. The log must record the request "
+            "id and the time of every prediction."
+        )
+    inputs: dict[str, str] = {}
+    for struct in ("inputs", "input", "features", "request"):
+        for name in struct_fields(lower.get(struct)):
+            inputs[name] = f"{_quote(lower[struct])}.{_quote(name)}"
+        if inputs:
+            break
+    if not inputs:
+        for name in columns:
+            for prefix in ("inputs.", "input.", "features."):
+                if name.lower().startswith(prefix):
+                    inputs[name[len(prefix) :]] = _quote(name)
+    out_struct = lower.get("outputs") or lower.get("output")
+    outputs = {f.lower(): f for f in struct_fields(out_struct)}
+
+    def output(*names: str) -> str | None:
+        found = top(*names)
+        if found is not None:
+            return found
+        for name in names:
+            if name in outputs and out_struct is not None:
+                return f"{_quote(out_struct)}.{_quote(outputs[name])}"
+        return None
+
+    return LogLayout(
+        time=time,
+        request_id=request_id,
+        inputs=inputs,
+        model_version=top("model_version", "model", "version"),
+        prediction=output("prediction", "predicted", "y_pred"),
+        probability=output("probability", "score", "proba", "y_pred_proba"),
+        latency_ms=top(*_LATENCY_NAMES),
+        status=top("status", "outcome"),
+        shadow=top("shadow", "is_shadow"),
+        date=top("date"),
+        columns=columns,
+    )
+
+
+class PredictionLog:
+    """The prediction log (and feedback) of one endpoint, queried with DuckDB.
+
+    ``predictions`` and ``feedback`` are directories of Parquet segments (searched
+    recursively, hive partitions such as ``date=2016-01-01`` understood), single files or
+    globs. Without feedback every label is missing.
+    """
+
+    def __init__(
+        self,
+        predictions: str | Path,
+        feedback: str | Path | None = None,
+        *,
+        endpoint: str | None = None,
+        memory_limit: str = "1GB",
+    ) -> None:
+        if not _has_files(predictions):
+            raise NotFound(
+                f"No prediction log{f' for endpoint {endpoint!r}' if endpoint else ''} at "
+                f"{predictions}: no Parquet segments there. Serve traffic first (steward serve) "
+                "or point to the log's directory."
+            )
+        duck: Any = require("duckdb", "core", "Reading the prediction log")
+        self.endpoint = endpoint
+        self.predictions = str(predictions)
+        self.feedback = str(feedback) if feedback is not None and _has_files(feedback) else None
+        self._db: duckdb.DuckDBPyConnection = duck.connect()
+        self._db.execute("SET TimeZone = 'UTC'")
+        self._db.execute(f"SET memory_limit = '{memory_limit}'")
+        source = f"read_parquet('{_glob(self.predictions)}', hive_partitioning = true, union_by_name = true)"
+        described = self._db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        types = {str(r[0]): str(r[1]) for r in described}
+
+        def struct_fields(name: str | None) -> list[str]:
+            if name is None or not types.get(name, "").upper().startswith("STRUCT("):
+                return []
+            inner = self._db.execute(
+                f"DESCRIBE SELECT unnest({_quote(name)}) FROM {source}"
+            ).fetchall()
+            return [str(r[0]) for r in inner]
+
+        self.layout = _detect(types, struct_fields, self.predictions)
+        self._source = source
+        self._labels = "NULL"
+        self._feedback_sql = ""
+        if self.feedback is not None:
+            fb = f"read_parquet('{_glob(self.feedback)}', hive_partitioning = true, union_by_name = true)"
+            names = {
+                str(r[0]).lower(): str(r[0])
+                for r in self._db.execute(f"DESCRIBE SELECT * FROM {fb}").fetchall()
+            }
+            label = next((names[n] for n in _LABEL_NAMES if n in names), None)
+            rid = names.get("request_id")
+            when = next((names[n] for n in _TIME_NAMES if n in names), None)
+            if label is None or rid is None:
+                raise InvalidInput(
+                    f"The feedback at {self.feedback} needs request_id and label columns; it "
+                    f"has {', '.join(names.values())}."
+                )
+            order = _quote(when) if when else "1"
+            self._feedback_sql = (
+                f"(SELECT {_quote(rid)} AS __rid, arg_max({_quote(label)}, {order}) AS __label "
+                f"FROM {fb} GROUP BY {_quote(rid)})"
+            )
+            self._labels = "__fb.__label"
+
+    @classmethod
+    def of_store(cls, store: Store, endpoint: str) -> PredictionLog:
+        """The log that ``steward serve`` writes for ``endpoint`` beside an embedded store."""
+        from mlsteward.store import store_home
+
+        home = store_home(store)
+        if home is None:
+            raise InvalidInput(
+                f"The store {store.display_uri} is not embedded, so there is no default place "
+                f"for the prediction log of {endpoint!r}; pass its location (log=...)."
+            )
+        return cls(
+            predictions_root(home, endpoint), feedback_root(home, endpoint), endpoint=endpoint
+        )
+
+    # -- filters ------------------------------------------------------------------------
+    def _where(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        include_shadow: bool,
+        model_version: str | None,
+    ) -> tuple[str, list[Any]]:
+        layout = self.layout
+        clauses, params = ["TRUE"], []
+        if start is not None:
+            clauses.append(f"CAST({layout.time} AS TIMESTAMPTZ) >= ?")
+            params.append(ensure_utc(start))
+            if layout.date is not None:
+                clauses.append(f"CAST({layout.date} AS DATE) >= ?")
+                params.append(ensure_utc(start).date())
+        if end is not None:
+            clauses.append(f"CAST({layout.time} AS TIMESTAMPTZ) < ?")
+            params.append(ensure_utc(end))
+            if layout.date is not None:
+                clauses.append(f"CAST({layout.date} AS DATE) <= ?")
+                params.append(ensure_utc(end).date())
+        if not include_shadow and layout.shadow is not None:
+            clauses.append(f"NOT coalesce({layout.shadow}, FALSE)")
+        if model_version is not None:
+            if layout.model_version is None:
+                raise InvalidInput("The log has no model_version column to filter on.")
+            clauses.append(f"CAST({layout.model_version} AS VARCHAR) = ?")
+            params.append(model_version)
+        return " AND ".join(clauses), params
+
+    # -- windows ------------------------------------------------------------------------
+    def windows(
+        self,
+        spec: WindowSpec | str | int | timedelta,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        include_shadow: bool = False,
+        model_version: str | None = None,
+    ) -> list[Window]:
+        """The non-empty windows between ``start`` and ``end`` (the whole log by default).
+
+        Time windows are aligned on ``start`` (else on midnight UTC of the first
+        prediction, or its hour for windows shorter than a day).
+        """
+        spec = parse_window(spec)
+        where, params = self._where(start, end, include_shadow, model_version)
+        t = f"CAST({self.layout.time} AS TIMESTAMPTZ)"
+        if spec.kind == "time":
+            if start is None:
+                first = self._db.execute(
+                    f"SELECT min({t}) FROM {self._source} WHERE {where}", params
+                ).fetchone()
+                if first is None or first[0] is None:
+                    return []
+                unit = "day" if spec.seconds >= 86400 else "hour"
+                origin = ensure_utc(first[0]).replace(minute=0, second=0, microsecond=0)
+                if unit == "day":
+                    origin = origin.replace(hour=0)
+            else:
+                origin = ensure_utc(start)
+            width = spec.seconds * 1_000_000
+            origin_us = int(origin.timestamp() * 1_000_000)
+            rows = self._db.execute(
+                f"SELECT (epoch_us({t}) - {origin_us}) // {width} AS k, count(*) "
+                f"FROM {self._source} WHERE {where} GROUP BY k ORDER BY k",
+                params,
+            ).fetchall()
+            out = []
+            for k, n in rows:
+                begin = origin + timedelta(microseconds=int(k) * width)
+                out.append(
+                    Window(len(out), "time", begin, begin + timedelta(seconds=spec.seconds), int(n))
+                )
+            return out
+        rid = f"CAST({self.layout.request_id} AS VARCHAR)"
+        rows = self._db.execute(
+            f"SELECT k, count(*), min(struct_pack(t := tt, r := rr)), "
+            f"max(struct_pack(t := tt, r := rr)) FROM ("
+            f"SELECT {t} AS tt, {rid} AS rr, (row_number() OVER (ORDER BY {t}, {rid}) - 1) "
+            f"// {spec.rows} AS k FROM {self._source} WHERE {where}) GROUP BY k ORDER BY k",
+            params,
+        ).fetchall()
+        out = []
+        for k, n, lo, hi in rows:
+            first = (ensure_utc(lo["t"]), str(lo["r"]))
+            last = (ensure_utc(hi["t"]), str(hi["r"]))
+            out.append(
+                Window(int(k), "count", first[0], last[0], int(n), first, last, int(n) == spec.rows)
+            )
+        return out
+
+    def read(
+        self,
+        window: Window | None = None,
+        *,
+        features: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        include_shadow: bool = False,
+        model_version: str | None = None,
+        extra: Sequence[str] = (),
+    ) -> pa.Table:
+        """The rows of ``window`` (or of ``[start, end)``) with the columns ``request_id``,
+        ``time``, ``model_version``, one per input feature (all, or ``features``),
+        ``prediction``, ``probability``, ``latency_ms``, ``status``, ``label`` (NULL without
+        feedback) and the log's own ``extra`` columns."""
+        layout = self.layout
+        if window is not None:
+            if window.kind == "time":
+                start, end = window.start, window.end
+            else:
+                assert window.first is not None and window.last is not None
+                start, end = window.first[0], window.last[0] + timedelta(microseconds=1)
+        where, params = self._where(start, end, include_shadow, model_version)
+        t = f"CAST({layout.time} AS TIMESTAMPTZ)"
+        rid = f"CAST({layout.request_id} AS VARCHAR)"
+        if window is not None and window.kind == "count":
+            assert window.first is not None and window.last is not None
+            where += f" AND ({t}, {rid}) >= (?, ?) AND ({t}, {rid}) <= (?, ?)"
+            params += [window.first[0], window.first[1], window.last[0], window.last[1]]
+        names = list(layout.inputs) if features is None else list(features)
+        missing = [n for n in names if n not in layout.inputs]
+        if missing:
+            raise InvalidInput(
+                f"The prediction log has no input(s) {', '.join(map(repr, missing))}; it records "
+                f"{', '.join(layout.inputs) or 'no inputs'}. Check the endpoint's model signature."
+            )
+
+        def col(expr: str | None, alias: str) -> str:
+            return f"{expr if expr is not None else 'NULL'} AS {_quote(alias)}"
+
+        selected = [
+            f"{rid} AS request_id",
+            f"{t} AS time",
+            col(
+                f"CAST({layout.model_version} AS VARCHAR)" if layout.model_version else None,
+                "model_version",
+            ),
+            *(f"{layout.inputs[n]} AS {_quote(n)}" for n in names),
+            col(layout.prediction, "prediction"),
+            col(
+                f"CAST({layout.probability} AS DOUBLE)" if layout.probability else None,
+                "probability",
+            ),
+            col(
+                f"CAST({layout.latency_ms} AS DOUBLE)" if layout.latency_ms else None, "latency_ms"
+            ),
+            col(f"CAST({layout.status} AS VARCHAR)" if layout.status else None, "status"),
+            col(self._labels if self.feedback is not None else None, "label"),
+            *(f"{_quote(e)}" for e in extra),
+        ]
+        join = (
+            f" LEFT JOIN {self._feedback_sql} AS __fb ON __fb.__rid = {rid}"
+            if self.feedback is not None
+            else ""
+        )
+        sql = (
+            f"SELECT {', '.join(selected)} FROM {self._source}{join} WHERE {where} "
+            f"ORDER BY time, request_id"
+        )
+        return self._db.execute(sql, params).to_arrow_table()
+
+    def span(self) -> tuple[datetime, datetime, int] | None:
+        """First and last prediction time and the number of predictions (None if empty)."""
+        t = f"CAST({self.layout.time} AS TIMESTAMPTZ)"
+        row = self._db.execute(
+            f"SELECT min({t}), max({t}), count(*) FROM {self._source}"
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return ensure_utc(row[0]), ensure_utc(row[1]), int(row[2])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> PredictionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PredictionLog({self.predictions!r}, feedback={self.feedback!r})"
