@@ -185,3 +185,31 @@ def test_champion_vs_challenger_on_the_same_rows(
     same = compare(None, model, model, frame, charter, n_boot=50, seed=3, robustness=False)
     assert all(d.difference.value == 0 and d.better == "tie" for d in same.metrics)
     assert same.difference("accuracy").difference.interval == (0.0, 0.0)
+
+
+def test_an_edge_case_that_crashes_is_named(
+    model: Any, frame: pd.DataFrame, charter: Charter
+) -> None:
+    class NoOldAge:
+        classes_ = model.classes_
+
+        def predict_proba(self, x: pd.DataFrame) -> Any:
+            if (x["age"] >= 90).any():
+                raise OverflowError("age 90 is out of the table")
+            return model.predict_proba(x)
+
+        def predict(self, x: pd.DataFrame) -> Any:
+            return self.predict_proba(x).argmax(axis=1)
+
+    data = frame[frame["age"] < 90]
+    evaluation = evaluate(None, NoOldAge(), data, charter, n_boot=0, robustness_rows=300)
+    edge = _checks(evaluation)["edge_cases"]
+    assert (edge.status, edge.outcome) == ("fail", "crashed")
+    assert edge.error is not None and "age = 90" in edge.error and "OverflowError" in edge.error
+    outcomes = {(d["column"], d["edge"]): d["outcome"] for d in edge.details}
+    assert outcomes == {
+        ("age", "min"): "predicted",
+        ("age", "max"): "crashed",
+        ("hours", "min"): "predicted",
+        ("hours", "max"): "predicted",
+    }

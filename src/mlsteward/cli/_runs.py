@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -24,12 +25,12 @@ _JSON = typer.Option(False, "--json", help="Print JSON.")
 _STATUS_STYLE = {"finished": "green", "failed": "red", "killed": "yellow", "running": "cyan"}
 
 
-def _number(value: float | None) -> str:
+def _number(value: float | None, digits: int = 6) -> str:
     if value is None:
         return "-"
     if math.isnan(value) or math.isinf(value):
         return str(value)
-    return f"{value:.6g}"
+    return f"{value:.{digits}g}"
 
 
 def _status(run: Run) -> str:
@@ -65,17 +66,25 @@ def list_(
     if not runs:
         console.print("No runs match." if filter else f"No runs in project {project!r} yet.")
         return
-    keys = metric or sorted({k for r in runs for k in r.metrics})[:4]
-    table = Table("id", "name", "experiment", "status", "started", *keys)
+    every = sorted(
+        {k for r in runs for k in r.metrics}, key=lambda k: (k.startswith("training_"), k)
+    )
+    keys = metric or every[:2]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", no_wrap=True, min_width=32)
+    table.add_column("name", overflow="ellipsis", no_wrap=True, max_width=20)
+    if experiment is None:
+        table.add_column("experiment", overflow="ellipsis", no_wrap=True, max_width=16)
+    table.add_column("status", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    for key in keys:
+        table.add_column(escape(key), no_wrap=True, justify="right")
     for run in runs:
-        table.add_row(
-            run.id,
-            escape(run.name),
-            escape(run.experiment),
-            _status(run),
-            run.start_time.strftime("%Y-%m-%d %H:%M:%S"),
-            *(_number(run.metrics.get(k)) for k in keys),
-        )
+        cells = [run.id, escape(run.name)]
+        if experiment is None:
+            cells.append(escape(run.experiment))
+        cells += [_status(run), run.start_time.strftime("%m-%d %H:%M")]
+        table.add_row(*cells, *(_number(run.metrics.get(k), 4) for k in keys))
     console.print(table)
 
 
@@ -137,7 +146,7 @@ def compare(
     if as_json:
         print_json(result.to_dict())
         return
-    table = Table("", *(f"{escape(r.name)}\n{r.id[:12]}" for r in result.runs))
+    table = Table("", *(f"{escape(r.name)}\n{r.id}" for r in result.runs))
     for key, values in result.params.items():
         table.add_row(
             f"params.{escape(key)}", *(escape(v) if v is not None else "-" for v in values)

@@ -22,6 +22,7 @@ import abc
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,7 +188,7 @@ def run_bootstrap(
     order = next((o for o in (s.preferred_order() for s in statistics) if o is not None), None)
     for statistic in statistics:
         statistic.bind(order)
-    blocks = []
+    blocks: list[Array | None] = []
     spans = []
     width = 0
     for statistic in statistics:
@@ -198,19 +199,51 @@ def run_bootstrap(
                 f"Statistic {statistic.name!r} gives columns for {cols.shape[0]} rows; the data "
                 f"has {n}."
             )
-        if cols is not None and k:
-            blocks.append(cols)
+        blocks.append(cols if k else None)
         spans.append((width, width + k))
         width += k
-    stacked = np.hstack(blocks) if blocks else np.empty((n, 0))
-    if order is not None:
-        stacked = stacked[order]
-    matrix = np.ascontiguousarray(stacked.T)  # (k x rows)
-    del stacked
+    # one (columns x rows) matrix in the weights' row order, filled block by block
+    matrix = np.empty((width, n))
+    for cols, (a, b) in zip(blocks, spans, strict=True):
+        if cols is not None:
+            matrix[a:b] = (cols if order is None else cols[order]).T
+    del blocks
     point_values, _ = _evaluate(statistics, spans, matrix, np.ones((1, n)))
     point = [{k: float(v[0]) for k, v in values.items()} for values in point_values]
 
-    resampler = Resampler(n, n_boot, seed, max_elements=max_elements)
+    with _single_threaded_blas():
+        return _resample(statistics, spans, matrix, order, n_boot, seed, max_elements, point)
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """One BLAS thread for the bootstrap's matrix products.
+
+    The products are thin (a few dozen resamples at a time) and follow model calls whose
+    OpenMP threads keep spinning for a while (scikit-learn's gradient boosting): a
+    multi-threaded BLAS then fights them for the cores and runs 10-40x slower on a small
+    machine. One thread is fast and predictable.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency of scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _resample(
+    statistics: Sequence[Statistic],
+    spans: list[tuple[int, int]],
+    matrix: Array,
+    order: Array | None,
+    n_boot: int,
+    seed: int,
+    max_elements: int,
+    point: list[dict[str, float]],
+) -> BootstrapResult:
+    resampler = Resampler(matrix.shape[1], n_boot, seed, max_elements=max_elements)
     collected: list[dict[str, list[Array]]] = [{} for _ in statistics]
     timings: dict[str, float] = {"weights": 0.0}
     chunks = resampler.chunks(order)

@@ -233,7 +233,8 @@ class ClassifierEstimator:
         if self.calibration is None:
             return s
         x, p = self.calibration
-        return np.interp(s, np.asarray(x), np.asarray(p))
+        calibrated: Floats = np.interp(s, np.asarray(x), np.asarray(p))
+        return calibrated
 
     def estimate(
         self,

@@ -78,7 +78,9 @@ def encode(
             column = np.full(position.size, np.nan)
             code = mapped[position[present].astype(np.int64)]
             if frequencies:
-                code = np.where(code < unseen, share[np.minimum(code, unseen - 1).astype(np.int64)], 0.0)
+                code = np.where(
+                    code < unseen, share[np.minimum(code, unseen - 1).astype(np.int64)], 0.0
+                )
             column[present] = code
             columns.append(column)
         else:
@@ -153,7 +155,10 @@ def domain_classifier(
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(x, y):
         model = HistGradientBoostingClassifier(
-            max_iter=40, learning_rate=0.2, max_leaf_nodes=15, categorical_features=mask,
+            max_iter=40,
+            learning_rate=0.2,
+            max_leaf_nodes=15,
+            categorical_features=mask,
             random_state=seed,
         )
         model.fit(x[train], y[train])
@@ -253,7 +258,9 @@ class PCAModel:
         result: Floats = np.sqrt(np.sum((z - rebuilt) ** 2, axis=1))
         return result
 
-    def check(self, matrix: Floats, *, threshold: float = 0.1, p_value: float = 0.01) -> PCADriftResult:
+    def check(
+        self, matrix: Floats, *, threshold: float = 0.1, p_value: float = 0.01
+    ) -> PCADriftResult:
         """The window check (see the module docstring)."""
         errors = self.errors(matrix)
         n = errors.size

@@ -70,7 +70,9 @@ class OperationsReport:
 def error_mask(status: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """True where a logged status is an error (see the module docstring)."""
     text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(status, pa.string())))
-    ok = pc.or_(pc.is_in(text, value_set=pa.array(_SUCCESS)), pc.match_substring_regex(text, r"^2\d\d$"))
+    ok = pc.or_(
+        pc.is_in(text, value_set=pa.array(_SUCCESS)), pc.match_substring_regex(text, r"^2\d\d$")
+    )
     ok = pc.fill_null(ok, True)
     return ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
 

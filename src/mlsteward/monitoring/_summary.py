@@ -40,6 +40,7 @@ __all__ = [
     "ColumnSummary",
     "NumericSummary",
     "category_key",
+    "category_keys",
     "column_from_dict",
     "numeric_values",
     "summarise_like",
@@ -67,6 +68,24 @@ def category_key(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def category_keys(column: Any) -> npt.NDArray[np.object_]:
+    """:func:`category_key` of every value of a column (None where missing), computed on
+    the distinct values only."""
+    array = column if isinstance(column, pa.ChunkedArray | pa.Array) else pa.array(column)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = pc.cast(array, array.type.value_type)
+    if pa.types.is_floating(array.type):
+        array = pc.if_else(pc.is_nan(array), None, array)
+    distinct = pc.unique(array)
+    lookup = pa.array(
+        [None if v is None else category_key(v) for v in distinct.to_pylist()], pa.string()
+    )
+    keys = pc.take(lookup, pc.index_in(array, value_set=distinct))
+    return np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _floats(values: list[float]) -> list[float | str]:

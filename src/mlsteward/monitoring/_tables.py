@@ -120,16 +120,23 @@ def column_items(data: Any) -> tuple[int, dict[str, Any]]:
     )
 
 
-def infer_kind(values: Any) -> ColumnKind:
-    """numeric for integer and float columns (not booleans), categorical otherwise."""
+def infer_kind(values: Any) -> ColumnKind | None:
+    """numeric for integer and float columns (not booleans); categorical for text,
+    booleans and dictionaries; None for times, binary and nested values (not compared)."""
     import pyarrow as pa
 
     if isinstance(values, np.ndarray):
-        return "numeric" if values.dtype.kind in "fiu" else "categorical"
+        if values.dtype.kind in "fiu":
+            return "numeric"
+        return None if values.dtype.kind in "mMV" else "categorical"
     kind = values.type if hasattr(values, "type") else pa.array(values).type
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         return "numeric"
-    return "categorical"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
+        return "categorical"
+    return None
 
 
 def _kinds(
@@ -153,7 +160,14 @@ def _kinds(
         elif logical in ("categorical", "boolean", "text", "id"):
             kinds[name] = "categorical"
         else:
-            kinds[name] = infer_kind(items[name])
+            inferred = infer_kind(items[name])
+            if inferred is None and columns is not None:
+                raise InvalidInput(
+                    f"Column {name!r} holds times, binary or nested values, which drift does "
+                    "not compare; leave it out or declare it numeric or categorical."
+                )
+            if inferred is not None:
+                kinds[name] = inferred
     return kinds
 
 

@@ -155,7 +155,7 @@ class DriftConfig:
         ``overrides`` (any field of this class) applied on top."""
         config = cls()
         if charter is not None:
-            doc = getattr(charter, "charter", charter)
+            doc: Any = getattr(charter, "charter", charter)
             drift = doc.monitoring.drift
             config = cls(
                 method=drift.method,

@@ -320,7 +320,8 @@ class PredictionLog:
         model_version: str | None,
     ) -> tuple[str, list[Any]]:
         layout = self.layout
-        clauses, params = ["TRUE"], []
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
         if start is not None:
             clauses.append(f"CAST({layout.time} AS TIMESTAMPTZ) >= ?")
             params.append(ensure_utc(start))
@@ -380,7 +381,7 @@ class PredictionLog:
                 f"FROM {self._source} WHERE {where} GROUP BY k ORDER BY k",
                 params,
             ).fetchall()
-            out = []
+            out: list[Window] = []
             for k, n in rows:
                 begin = origin + timedelta(microseconds=int(k) * width)
                 out.append(
@@ -395,14 +396,14 @@ class PredictionLog:
             f"// {spec.rows} AS k FROM {self._source} WHERE {where}) GROUP BY k ORDER BY k",
             params,
         ).fetchall()
-        out = []
+        counted: list[Window] = []
         for k, n, lo, hi in rows:
             first = (ensure_utc(lo["t"]), str(lo["r"]))
             last = (ensure_utc(hi["t"]), str(hi["r"]))
-            out.append(
+            counted.append(
                 Window(int(k), "count", first[0], last[0], int(n), first, last, int(n) == spec.rows)
             )
-        return out
+        return counted
 
     def read(
         self,
@@ -474,6 +475,18 @@ class PredictionLog:
             f"ORDER BY time, request_id"
         )
         return self._db.execute(sql, params).to_arrow_table()
+
+    def model_versions(self, include_shadow: bool = False) -> dict[str, int]:
+        """How many predictions each model version answered (one aggregate query)."""
+        if self.layout.model_version is None:
+            return {}
+        where, params = self._where(None, None, include_shadow, None)
+        rows = self._db.execute(
+            f"SELECT CAST({self.layout.model_version} AS VARCHAR) AS v, count(*) FROM "
+            f"{self._source} WHERE {where} GROUP BY v",
+            params,
+        ).fetchall()
+        return {str(v): int(n) for v, n in rows if v is not None}
 
     def span(self) -> tuple[datetime, datetime, int] | None:
         """First and last prediction time and the number of predictions (None if empty)."""

@@ -76,7 +76,7 @@ from mlsteward.serving._runtime import (
     StoreLoader,
 )
 from mlsteward.serving._segments import log_root, segment_files
-from mlsteward.serving._server import create_app
+from mlsteward.serving._server import ModelServerApp, create_app
 from mlsteward.serving._validation import RowValidator
 
 __all__ = [
@@ -99,6 +99,7 @@ __all__ = [
     "LogItem",
     "MemoryObservations",
     "ModelLoader",
+    "ModelServerApp",
     "Outputs",
     "PredictionLog",
     "RolloutController",

@@ -20,12 +20,10 @@ import os
 from pathlib import Path
 from typing import Any, Final
 
-from fastapi import FastAPI
-
 from mlsteward.core import InvalidInput, load_config
 from mlsteward.serving._runtime import ServeOptions, ServingRuntime
 from mlsteward.serving._segments import log_root
-from mlsteward.serving._server import create_app
+from mlsteward.serving._server import ModelServerApp, create_app
 from mlsteward.store import Store, open_store
 
 __all__ = ["app_from_env", "build_runtime", "serve"]
@@ -62,7 +60,7 @@ def build_runtime(
     return ServingRuntime(options, store=store, log_root=Path(root))
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> ModelServerApp:
     """The app of one worker of a multi-worker server (uvicorn's factory)."""
     spec = json.loads(os.environ[SPEC_ENV])
     values = dict(spec["options"])

@@ -26,11 +26,20 @@ call (``_batcher``), and the log row is queued for a background writer (``_predl
 from __future__ import annotations
 
 import asyncio
+import gc
+import itertools
+import os
 import random
 import re
 import time
-import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -46,7 +55,7 @@ from mlsteward.serving._models import ServedModel
 from mlsteward.serving._predlog import LogItem
 from mlsteward.serving._runtime import EndpointState, ServingRuntime
 
-__all__ = ["create_app"]
+__all__ = ["ModelServerApp", "create_app"]
 
 _ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _JSON: Final = "application/json"
@@ -221,11 +230,20 @@ def _rows(payload: Any, max_rows: int) -> tuple[list[Any], list[str] | None]:
     return rows, ids
 
 
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id")
-    if given is not None and _ID.match(given):
-        return given
-    return uuid.uuid4().hex
+_PROCESS_PREFIX: Final = os.urandom(6).hex()
+_COUNTER = itertools.count()
+
+
+def _new_request_id() -> str:
+    """Unique without coordination: a random prefix per process, then a counter."""
+    return f"{_PROCESS_PREFIX}{next(_COUNTER):012x}"
+
+
+_Answer = tuple[int, bytes, dict[str, str]]
+
+
+def _fail(status: int, kind: str, message: str) -> _Answer:
+    return status, orjson.dumps({"error": kind, "message": message}), {}
 
 
 class _Handlers:
@@ -258,17 +276,35 @@ class _Handlers:
         return state
 
     async def predict(self, request: Request) -> Response:
+        """The predict route as FastAPI sees it (the fast path below answers first)."""
+        status, content, headers = await self.answer(
+            request.path_params["endpoint"],
+            lambda: _body(request, self.options.max_body_bytes),
+            request.headers.get,
+        )
+        return Response(content, status_code=status, media_type=_JSON, headers=headers)
+
+    async def answer(
+        self,
+        name: str,
+        read_body: Callable[[], Awaitable[bytes]],
+        header: Callable[[str], str | None],
+    ) -> _Answer:
+        """Status, JSON body and headers of the answer to a predict request."""
         started = time.perf_counter()
         arrived = time.time()
-        name = request.path_params["endpoint"]
-        found = self._endpoint(name)
-        if isinstance(found, Response):
-            return found
-        state = found
+        state = self.runtime.endpoints.get(name)
+        if state is None:
+            served = ", ".join(sorted(self.runtime.endpoints)) or "none"
+            return _fail(
+                404,
+                "NotFound",
+                f"This server does not serve an endpoint {name!r}; it serves: {served}.",
+            )
         try:
-            body = await _body(request, self.options.max_body_bytes)
+            body = await read_body()
         except _BodyTooLarge as exc:
-            return _error(
+            return _fail(
                 413,
                 "PayloadTooLarge",
                 f"The body has {exc.args[0]} bytes; this server takes at most "
@@ -278,21 +314,22 @@ class _Handlers:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return _error(400, "MalformedJSON", f"The body is not valid JSON: {exc}. {_SHAPE}")
+            return _fail(400, "MalformedJSON", f"The body is not valid JSON: {exc}. {_SHAPE}")
         try:
             rows, ids = _rows(payload, self.options.max_rows)
         except InvalidInput as exc:
-            return _error(422, "InvalidInput", exc.message)
+            return _fail(422, "InvalidInput", exc.message)
         if state.router is None:
-            return _error(
+            return _fail(
                 503,
                 "Unavailable",
                 f"Endpoint {name!r} has no live model right now. Deploy one with: steward "
                 f"deploy NAME@VERSION --endpoint {name}",
             )
-        key = state.router.choose(request.headers.get("x-route-key"))
+        key = state.router.choose(header("x-route-key"))
         model = state.models[key]
-        request_id = _request_id(request)
+        given = header("x-request-id")
+        request_id = given if given is not None and _ID.match(given) else _new_request_id()
         n = len(rows)
         if ids is None:
             ids = [request_id] if n == 1 else [f"{request_id}.{i}" for i in range(n)]
@@ -318,11 +355,8 @@ class _Handlers:
             extra = exc.to_dict() if isinstance(exc, SignatureMismatch) else {}
             extra.pop("error", None)
             extra.pop("message", None)
-            return _json(
-                422,
-                {"error": exc.kind, "message": exc.message, "request_id": request_id, **extra},
-                headers,
-            )
+            content = {"error": exc.kind, "message": exc.message, "request_id": request_id}
+            return 422, orjson.dumps({**content, **extra}), headers
         try:
             outputs = await state.batchers[key].submit(columns, n)
         except Exception as exc:
@@ -342,9 +376,8 @@ class _Handlers:
                     project=state.project,
                 )
             )
-            return _json(
-                500, {"error": "ModelError", "message": message, "request_id": request_id}, headers
-            )
+            content = {"error": "ModelError", "message": message, "request_id": request_id}
+            return 500, orjson.dumps(content), headers
         answer: dict[str, Any] = {
             "request_id": request_id,
             "endpoint": name,
@@ -356,7 +389,7 @@ class _Handlers:
         if outputs.probabilities is not None:
             answer["probabilities"] = outputs.probabilities
             answer["classes"] = model.classes
-        content = orjson.dumps(answer)
+        encoded = orjson.dumps(answer)
         latency = (time.perf_counter() - started) * 1000
         self.runtime.metrics.observe(name, key, "ok", n, latency)
         self._record(
@@ -375,7 +408,7 @@ class _Handlers:
         )
         if state.shadows:
             self._shadow(state, rows, ids, arrived)
-        return Response(content, media_type=_JSON, headers=headers)
+        return 200, encoded, headers
 
     def _shadow(
         self, state: EndpointState, rows: list[Any], ids: Sequence[str], arrived: float
@@ -536,13 +569,88 @@ def _label_spec(state: EndpointState) -> LabelSpec:
     return LabelSpec(classes, f"model {model.key}")
 
 
-def create_app(runtime: ServingRuntime, *, manage: bool = True) -> FastAPI:
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+_PREFIX: Final = "/v1/endpoints/"
+_SUFFIX: Final = "/predict"
+
+
+class ModelServerApp:
+    """The ASGI app: ``POST /v1/endpoints/{E}/predict`` is answered here directly, everything
+    else (and the OpenAPI document, which describes the predict route too) by FastAPI.
+
+    The predict path is the server's hot path; FastAPI's middleware, routing and
+    dependency machinery would cost more per request than parsing, validating and
+    logging together, so it is skipped there. Both paths give the same answers
+    (``_Handlers.answer``).
+    """
+
+    def __init__(self, api: FastAPI, handlers: _Handlers) -> None:
+        self.api = api
+        self.handlers = handlers
+        self.runtime = handlers.runtime
+        self.limit = handlers.options.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path.startswith(_PREFIX) and path.endswith(_SUFFIX):
+                name = path[len(_PREFIX) : -len(_SUFFIX)]
+                if name and "/" not in name:
+                    await self._predict(scope, receive, send, name)
+                    return
+        await self.api(scope, receive, send)
+
+    async def _predict(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            headers[key.decode("latin-1")] = value.decode("latin-1")
+        limit = self.limit
+
+        async def read_body() -> bytes:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise _BodyTooLarge(int(declared))
+            chunks = []
+            total = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    break
+                chunk = message.get("body", b"")
+                total += len(chunk)
+                if total > limit:
+                    raise _BodyTooLarge(total)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+        try:
+            status, content, extra = await self.handlers.answer(name, read_body, headers.get)
+        except Exception as exc:  # never let a request take the server down
+            status, content, extra = _fail(500, type(exc).__name__, f"{type(exc).__name__}: {exc}")
+        raw_headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(content)).encode()),
+        ]
+        raw_headers += [(k.encode(), v.encode("latin-1")) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": content})
+
+
+def create_app(runtime: ServingRuntime, *, manage: bool = True) -> ModelServerApp:
     """The server app for ``runtime`` (started and stopped with the app when ``manage``)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage:
             await asyncio.get_running_loop().run_in_executor(None, runtime.start)
+        # what is loaded now lives as long as the server: keep it out of the cyclic garbage
+        # collector's way, so that its full collections stay short (no latency spikes)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -589,4 +697,4 @@ def create_app(runtime: ServingRuntime, *, manage: bool = True) -> FastAPI:
         status = exc.http_status if isinstance(exc, StewardError) else 500
         return _error(status, type(exc).__name__, f"{type(exc).__name__}: {exc}")
 
-    return app
+    return ModelServerApp(app, handlers)

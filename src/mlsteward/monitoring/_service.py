@@ -1,0 +1,659 @@
+"""Monitor runs: resolve what to compare, run every window, store the results.
+
+:func:`monitor` runs over an endpoint's prediction log (or any log directory) between two
+times, window by window, against a reference; the run, its windows' headlines and its
+alerts are stored (``monitor_runs``, ``monitor_windows``, ``monitor_alerts``) with the
+full results as an artifact, in one audited transaction. :func:`list_monitor_runs`,
+:func:`get_monitor_run`, :func:`monitor_status` and :func:`monitor_alerts` read them back.
+
+Defaults, each overridable:
+
+- project and model: the endpoint's (its live route with the largest weight), else the
+  model version most of the log's rows name;
+- drift reference: the model version's training dataset version;
+- performance reference (output drift, performance estimation): its test, else its
+  validation dataset version (labelled rows the model did not train on);
+- window: the charter's ``monitoring.window`` (default 1d); thresholds: the charter's
+  (see :mod:`._thresholds`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from mlsteward.core import InvalidInput, NotFound, ensure_utc, new_id, utcnow
+from mlsteward.monitoring._quality import domains_from
+from mlsteward.monitoring._records import MonitorRun, WindowResult, clean
+from mlsteward.monitoring._reference import Reference, build_reference, load_or_build_reference
+from mlsteward.monitoring._runner import WindowContext, evaluate_window
+from mlsteward.monitoring._thresholds import Alert, MonitorThresholds
+from mlsteward.monitoring._windows import PredictionLog, parse_window
+from mlsteward.store import Store
+from mlsteward.store.metadata import (
+    MonitorAlertRow,
+    MonitorRunRow,
+    MonitorWindowRow,
+    SqlMonitoringRepository,
+    SqlProjectRepository,
+    SqlServingRepository,
+)
+
+__all__ = [
+    "get_monitor_run",
+    "list_monitor_runs",
+    "monitor",
+    "monitor_alerts",
+    "monitor_status",
+]
+
+_TRAINING_ROLES = ("training", "train")
+_PERFORMANCE_ROLES = ("test", "validation", "valid", "holdout")
+
+
+def _when(value: datetime | str | None, what: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return None if value is None else ensure_utc(value)
+    try:
+        return ensure_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise InvalidInput(
+            f"Invalid {what} time {value!r}: expected ISO 8601 such as 2017-01-01 or "
+            "2017-01-01T12:00:00+00:00."
+        ) from None
+
+
+def _project_and_endpoint(
+    store: Store, endpoint: str, project: str | None
+) -> tuple[str, str, str | None]:
+    """(project name, project id, endpoint id or None)."""
+    with store.reader() as session:
+        row = SqlServingRepository(session).find_endpoint(endpoint)
+        projects = SqlProjectRepository(session)
+        if row is not None:
+            owner = next(p for p in projects.list() if p.id == row.project_id)
+            if project is not None and project != owner.name:
+                raise InvalidInput(
+                    f"Endpoint {endpoint!r} belongs to project {owner.name!r}, not {project!r}."
+                )
+            return owner.name, owner.id, row.id
+        names = [p.name for p in projects.list()]
+        if project is None:
+            if len(names) != 1:
+                raise NotFound(
+                    f"No endpoint {endpoint!r} in the store, and the store has {len(names)} "
+                    f"projects; name the project (--project NAME) to monitor a log that no "
+                    "registered endpoint wrote."
+                )
+            project = names[0]
+        return project, projects.get(project).id, None
+
+
+def _model_version(
+    store: Store, project: str, endpoint: str, model: str | None, log: PredictionLog
+) -> Any:
+    from mlsteward.registry import list_routes, resolve_model
+
+    if model is not None:
+        return resolve_model(store, project, model)
+    routes = [r for r in list_routes(store, project, endpoint=endpoint) if r.mode == "live"]
+    if routes:
+        best = max(routes, key=lambda r: r.weight)
+        return resolve_model(store, project, best.ref)
+    named = log.model_versions()
+    if not named:
+        raise InvalidInput(
+            f"Which model does endpoint {endpoint!r} serve? It has no routes and its log names "
+            "no model version; pass model=NAME@VERSION (--model)."
+        )
+    value = max(named, key=lambda k: named[k])
+    try:
+        return resolve_model(store, project, value)
+    except (InvalidInput, NotFound) as exc:
+        raise InvalidInput(
+            f"The log of {endpoint!r} names model {value!r}, which is not a model version of "
+            f"project {project!r} ({exc.message}); pass model=NAME@VERSION (--model)."
+        ) from None
+
+
+def _charter(store: Store, project: str) -> Any:
+    from mlsteward.charter import get_charter
+
+    try:
+        return get_charter(store, project)
+    except NotFound:
+        return None
+
+
+def _dataset(store: Store, project: str, ref: Any) -> Any:
+    from mlsteward.data import resolve_dataset
+
+    return resolve_dataset(store, project, ref)
+
+
+def _pick(version: Any, roles: Sequence[str]) -> Any:
+    for role in roles:
+        for item in version.datasets:
+            if item.role == role:
+                return item
+    return None
+
+
+def _kinds(version: Any, data_types: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    features: list[str] = []
+    kinds: dict[str, str] = {}
+    for spec in version.signature.inputs:
+        kind = spec.type if spec.type != "any" else data_types.get(spec.name, "any")
+        if kind == "numeric":
+            kinds[spec.name] = "numeric"
+        elif kind in ("categorical", "boolean"):
+            kinds[spec.name] = "categorical"
+        else:
+            continue  # datetime, text, id: not compared by distribution
+        features.append(spec.name)
+    return features, kinds
+
+
+def _reference(
+    store: Store,
+    project: str,
+    project_id: str,
+    version: Any,
+    charter: Any,
+    reference: str | None,
+    performance_reference: str | None,
+) -> tuple[Reference, str]:
+    from mlsteward.data import load_table
+    from mlsteward.registry import load_model
+
+    drift_ref = reference
+    if drift_ref is None:
+        found = _pick(version, _TRAINING_ROLES)
+        if found is None:
+            raise InvalidInput(
+                f"Model {version.ref} records no training dataset version to compare with; "
+                "pass reference=NAME@VERSION (--reference) naming the data it was trained on."
+            )
+        drift_ref = found.ref
+    drift_version = _dataset(store, project, drift_ref)
+    perf_version = None
+    if performance_reference is not None:
+        perf_version = _dataset(store, project, performance_reference)
+    else:
+        found = _pick(version, _PERFORMANCE_ROLES)
+        if found is not None:
+            perf_version = _dataset(store, project, found.ref)
+    features, kinds = _kinds(version, drift_version.column_types)
+    if not features:
+        raise InvalidInput(
+            f"Model {version.ref}'s signature has no numeric or categorical inputs to monitor."
+        )
+    task = charter.charter.task.type if charter is not None else version.signature.task
+    if task not in ("binary", "multiclass", "regression"):
+        classes = version.classes or version.signature.classes
+        task = "binary" if classes is not None and len(classes) == 2 else "multiclass"
+        if version.signature.task == "regression":
+            task = "regression"
+    positive = charter.charter.task.positive_class if charter is not None else None
+    classes = version.classes
+    if positive is None:
+        positive = classes[-1] if classes else 1
+    threshold = charter.charter.task.threshold if charter is not None else 0.5
+    target = None if perf_version is None else perf_version.target
+    parts = {
+        "dataset": drift_version.id,
+        "performance": None if perf_version is None else perf_version.id,
+        "model": version.id,
+        "features": features,
+        "kinds": kinds,
+        "positive": str(positive),
+        "threshold": threshold,
+        "task": task,
+    }
+    name = drift_version.short_ref
+    describe = {
+        "dataset": drift_version.ref,
+        "performance_dataset": None if perf_version is None else perf_version.ref,
+        "model": version.ref,
+    }
+
+    def build() -> Reference:
+        data = load_table(store, drift_version, features)
+        perf = scorer = None
+        if perf_version is not None and target is not None:
+            perf = load_table(store, perf_version, [*features, target])
+            scorer = load_model(store, project, version.ref, domain="off")
+        return build_reference(
+            data,
+            features=features,
+            kinds=kinds,
+            task=task,
+            performance_data=perf,
+            target=target,
+            scorer=scorer,
+            positive_class=positive,
+            threshold=threshold,
+            classes=classes,
+            describe=describe,
+        )
+
+    built = load_or_build_reference(
+        store,
+        project_id,
+        parts,
+        build,
+        dataset_version_id=drift_version.id,
+        model_version_id=version.id,
+        description=f"{version.ref} against {drift_version.short_ref}"
+        + ("" if perf_version is None else f" (performance: {perf_version.short_ref})"),
+    )
+    return built, name
+
+
+def _skew_context(
+    store: Store,
+    project: str,
+    refs: str | Sequence[str] | None,
+    entity: str | None,
+    features: list[str],
+) -> pa.Table | None:
+    if refs is None or entity is None:
+        return None
+    from mlsteward.data import load_table
+
+    tables = []
+    for ref in [refs] if isinstance(refs, str) else list(refs):
+        version = _dataset(store, project, ref)
+        if entity not in version.columns:
+            raise InvalidInput(
+                f"The skew reference {version.short_ref} has no entity column {entity!r}; its "
+                f"columns are {', '.join(version.columns[:30])}."
+            )
+        columns = [entity, *[f for f in features if f in version.columns]]
+        tables.append(load_table(store, version, columns))
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def monitor(
+    store: Store,
+    endpoint: str,
+    *,
+    project: str | None = None,
+    model: str | None = None,
+    reference: str | None = None,
+    performance_reference: str | None = None,
+    skew_reference: str | Sequence[str] | None = None,
+    entity: str | None = None,
+    log: str | Path | PredictionLog | None = None,
+    feedback: str | Path | None = None,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    window: str | int | None = None,
+    cost_per_hour: float | None = None,
+    include_shadow: bool = False,
+    multivariate: bool = True,
+    thresholds: Mapping[str, Any] | None = None,
+    save: bool = True,
+) -> MonitorRun:
+    """Monitor ``endpoint``'s log from ``start`` to ``end`` window by window (see the
+    module docstring for every default); store and return the run."""
+    project, project_id, endpoint_id = _project_and_endpoint(store, endpoint, project)
+    if isinstance(log, PredictionLog):
+        prediction_log = log
+    elif log is not None:
+        prediction_log = PredictionLog(log, feedback, endpoint=endpoint)
+    else:
+        prediction_log = PredictionLog.of_store(store, endpoint)
+    begin, finish = _when(start, "start"), _when(end, "end")
+    if begin is not None and finish is not None and finish <= begin:
+        raise InvalidInput(
+            f"The end ({finish.isoformat()}) must be after the start ({begin.isoformat()})."
+        )
+    version = _model_version(store, project, endpoint, model, prediction_log)
+    charter = _charter(store, project)
+    spec = parse_window(
+        window if window is not None else (charter.charter.monitoring.window if charter else "1d")
+    )
+    limits = MonitorThresholds.from_charter(charter, **dict(thresholds or {}))
+    ref, ref_name = _reference(
+        store, project, project_id, version, charter, reference, performance_reference
+    )
+    from mlsteward.registry import load_model
+
+    scorer = None
+    skew_rows = _skew_context(store, project, skew_reference, entity, ref.features)
+    if skew_rows is not None and ref.task == "binary":
+        predictor = load_model(store, project, version.ref, domain="off")
+        index = 1
+        if ref.classes:
+            from mlsteward.monitoring._summary import category_key
+
+            keys = [category_key(c) for c in ref.classes]
+            index = keys.index(category_key(ref.positive_class))
+
+        def scorer(rows: pa.Table) -> Any:
+            return predictor.predict_proba(rows.select(ref.features).to_pandas())[:, index]
+
+    context = WindowContext(
+        reference=ref,
+        thresholds=limits,
+        charter=charter,
+        domains=domains_from(ref.features, ref.kinds, charter=charter, signature=version.signature),
+        reference_name=ref_name,
+        multivariate=multivariate,
+        cost_per_hour=cost_per_hour,
+        skew_rows=skew_rows,
+        entity=entity,
+        scorer=scorer,
+    )
+    inputs = set(prediction_log.layout.inputs)
+    absent = [f for f in ref.features if f not in inputs]
+    if absent:
+        raise InvalidInput(
+            f"The log of {endpoint!r} does not record the model's input(s) "
+            f"{', '.join(map(repr, absent[:10]))}; it records {', '.join(sorted(inputs)[:20])}."
+        )
+    read_features = list(ref.features)
+    extra: list[str] = []
+    if entity is not None:
+        if entity in inputs:
+            read_features.append(entity)
+        elif entity in prediction_log.layout.columns:
+            extra.append(entity)
+        else:
+            raise InvalidInput(
+                f"The log of {endpoint!r} has no entity column {entity!r} (neither an input nor "
+                "a column of its own); skew needs the id both sides share."
+            )
+    windows = prediction_log.windows(spec, begin, finish, include_shadow=include_shadow)
+    results: list[WindowResult] = []
+    for item in windows:
+        table = prediction_log.read(
+            item, features=read_features, include_shadow=include_shadow, extra=extra
+        )
+        results.append(evaluate_window(context, item, table))
+    if log is None or not isinstance(log, PredictionLog):
+        prediction_log.close()
+    return _finish(
+        store,
+        project=project,
+        project_id=project_id,
+        endpoint=endpoint,
+        endpoint_id=endpoint_id,
+        version=version,
+        charter=charter,
+        reference=ref,
+        window=str(spec),
+        start=begin,
+        end=finish,
+        results=results,
+        thresholds=limits,
+        save=save,
+    )
+
+
+def _verdict(results: Sequence[WindowResult]) -> str | None:
+    verdicts = [r.gates.verdict for r in results if r.gates is not None]
+    if not verdicts:
+        return None
+    for worst in ("fail", "inconclusive"):
+        if worst in verdicts:
+            return worst
+    return "pass"
+
+
+def _finish(
+    store: Store,
+    *,
+    project: str,
+    project_id: str,
+    endpoint: str,
+    endpoint_id: str | None,
+    version: Any,
+    charter: Any,
+    reference: Reference,
+    window: str,
+    start: datetime | None,
+    end: datetime | None,
+    results: list[WindowResult],
+    thresholds: MonitorThresholds,
+    save: bool,
+) -> MonitorRun:
+    run_id = new_id()
+    created = utcnow()
+    alerts = tuple(a for r in results for a in r.alerts)
+    document = clean(
+        {
+            "format": "mlsteward.monitor-run",
+            "version": 1,
+            "id": run_id,
+            "project": project,
+            "endpoint": endpoint,
+            "model": version.ref,
+            "charter": None if charter is None else f"{charter.project}@{charter.version}",
+            "window": window,
+            "start": start,
+            "end": end,
+            "reference": {
+                "id": reference.id,
+                **reference.describe,
+                "rows": reference.rows,
+                "features": reference.features,
+                "kinds": reference.kinds,
+                "task": reference.task,
+                "estimator": None if reference.estimator is None else reference.estimator.to_dict(),
+            },
+            "thresholds": thresholds.to_dict(),
+            "windows": [r.to_dict() for r in results],
+            "created_at": created,
+            "created_by": store.actor,
+        }
+    )
+    rows = sum(r.rows for r in results)
+    labelled = sum(r.realized.labelled for r in results)
+    run = MonitorRun(
+        id=run_id,
+        project=project,
+        endpoint=endpoint,
+        model=version.ref,
+        window=window,
+        start=start,
+        end=end,
+        verdict=_verdict(results),
+        rows=rows,
+        labelled=labelled,
+        alerts=alerts,
+        document=document,
+        created_at=created,
+        created_by=store.actor,
+        results=tuple(results),
+    )
+    if not save:
+        return run
+    payload = json.dumps(document, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    digest = store.artifacts.put(payload)
+    counts = run.counts()
+    with store.transaction() as tx:
+        row = MonitorRunRow(
+            id=run_id,
+            project_id=project_id,
+            endpoint=endpoint,
+            endpoint_id=endpoint_id,
+            model_version_id=version.id,
+            model_ref=version.ref,
+            reference_id=reference.id,
+            charter_version_id=None if charter is None else charter.id,
+            window_spec=window,
+            start_time=start,
+            end_time=end,
+            window_count=len(results),
+            row_count=rows,
+            labelled_count=labelled,
+            verdict=run.verdict,
+            critical_count=counts["critical"],
+            warning_count=counts["warning"],
+            info_count=counts["info"],
+            results_digest=digest,
+            results_size=len(payload),
+            created_at=created,
+            created_by=store.actor,
+        )
+        window_rows = [
+            MonitorWindowRow(
+                run_id=run_id,
+                position=r.window.index,
+                start_time=r.window.start,
+                end_time=r.window.end,
+                row_count=r.rows,
+                labelled_count=r.realized.labelled,
+                drift_share=r.drift_share,
+                drifted_json=json.dumps(r.drifted_features),
+                verdict=None if r.gates is None else r.gates.verdict,
+                metrics_json=json.dumps(r.headline(), allow_nan=False),
+            )
+            for r in results
+        ]
+        alert_rows = [
+            MonitorAlertRow(
+                id=new_id(),
+                run_id=run_id,
+                position=a.window,
+                window_start=a.window_start,
+                window_end=a.window_end,
+                severity=a.severity,
+                kind=a.kind,
+                subject=a.subject[:300],
+                metric=a.metric[:63],
+                value=a.value if a.value is None or a.value == a.value else None,
+                threshold=a.threshold,
+                reference=a.reference,
+                message=a.message,
+            )
+            for a in alerts
+        ]
+        SqlMonitoringRepository(tx.session).add_run(row, window_rows, alert_rows)
+        tx.audit(
+            "monitor.run",
+            "endpoint",
+            endpoint,
+            {
+                "run": run_id,
+                "model": version.ref,
+                "window": window,
+                "windows": len(results),
+                "rows": rows,
+                "verdict": run.verdict,
+                "alerts": counts,
+                "results_digest": digest,
+            },
+        )
+    return run
+
+
+# -- reading back -------------------------------------------------------------------------
+def _to_run(
+    store: Store, row: MonitorRunRow, project: str, alerts: list[MonitorAlertRow]
+) -> MonitorRun:
+    document = json.loads(store.artifacts.get(row.results_digest, name=f"monitor run {row.id}"))
+    return MonitorRun(
+        id=row.id,
+        project=project,
+        endpoint=row.endpoint,
+        model=row.model_ref,
+        window=row.window_spec,
+        start=row.start_time,
+        end=row.end_time,
+        verdict=row.verdict,
+        rows=row.row_count,
+        labelled=row.labelled_count,
+        alerts=tuple(_alert(a) for a in alerts),
+        document=document,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def _alert(row: MonitorAlertRow) -> Alert:
+    return Alert(
+        severity=row.severity,  # type: ignore[arg-type]
+        kind=row.kind,  # type: ignore[arg-type]
+        subject=row.subject,
+        metric=row.metric,
+        value=row.value,
+        threshold=row.threshold,
+        reference=row.reference,
+        message=row.message,
+        window=row.position,
+        window_start=row.window_start,
+        window_end=row.window_end,
+    )
+
+
+def _project_names(session: Any) -> dict[str, str]:
+    return {p.id: p.name for p in SqlProjectRepository(session).list()}
+
+
+def get_monitor_run(store: Store, run_id: str) -> MonitorRun:
+    """A stored run by id (or a unique prefix of at least 8 characters)."""
+    with store.reader() as session:
+        repo = SqlMonitoringRepository(session)
+        row = repo.find_run(run_id)
+        if row is None and len(run_id) >= 8:
+            found = repo.find_run_prefix(run_id)
+            if len(found) > 1:
+                raise InvalidInput(
+                    f"Monitor run prefix {run_id!r} is ambiguous; give more characters."
+                )
+            row = found[0] if found else None
+        if row is None:
+            raise NotFound(
+                f"No monitor run {run_id!r}. List the runs of an endpoint with: steward monitor "
+                "status ENDPOINT"
+            )
+        alerts = repo.alerts(run_id=row.id)
+        project = _project_names(session)[row.project_id]
+    return _to_run(store, row, project, alerts)
+
+
+def list_monitor_runs(
+    store: Store, endpoint: str | None = None, *, limit: int = 20
+) -> list[MonitorRun]:
+    """Stored runs, newest first (of one endpoint when given)."""
+    with store.reader() as session:
+        repo = SqlMonitoringRepository(session)
+        rows = repo.runs(endpoint=endpoint, limit=limit)
+        projects = _project_names(session)
+        alerts = {r.id: repo.alerts(run_id=r.id) for r in rows}
+    return [_to_run(store, r, projects[r.project_id], alerts[r.id]) for r in rows]
+
+
+def monitor_status(store: Store, endpoint: str) -> MonitorRun:
+    """The latest run of ``endpoint``."""
+    runs = list_monitor_runs(store, endpoint, limit=1)
+    if not runs:
+        raise NotFound(
+            f"Endpoint {endpoint!r} has no monitor run yet. Run one with: steward monitor run "
+            f"{endpoint}"
+        )
+    return runs[0]
+
+
+def monitor_alerts(
+    store: Store,
+    endpoint: str | None = None,
+    *,
+    subject: str | None = None,
+    min_severity: str | None = None,
+    limit: int | None = None,
+) -> list[Alert]:
+    """Stored alerts (of an endpoint, naming a feature or metric, at least this severe)."""
+    with store.reader() as session:
+        rows = SqlMonitoringRepository(session).alerts(
+            endpoint=endpoint, subject=subject, min_severity=min_severity, limit=limit
+        )
+    return [_alert(r) for r in rows]
