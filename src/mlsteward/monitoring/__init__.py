@@ -1,7 +1,7 @@
 """Monitoring: drift, realized and estimated performance, skew, data quality and
 operations over the prediction log, judged by the charter.
 
-:func:`monitor` runs window by window (:class:`PredictionLog`, by time or by count) over an
+:func:`monitor` runs window by window (:class:`LogReader`, by time or by count) over an
 endpoint's log against a stored :class:`Reference` (the model's training data by default)
 and stores a :class:`MonitorRun` with every window's results and :class:`Alert` s;
 :func:`drift` compares any two datasets. Statistics are computed on mergeable summaries
@@ -75,7 +75,7 @@ from mlsteward.monitoring._thresholds import (
     DriftConfig,
     MonitorThresholds,
 )
-from mlsteward.monitoring._windows import PredictionLog, Window, WindowSpec, parse_window
+from mlsteward.monitoring._windows import LogReader, Window, WindowSpec, parse_window
 
 __all__ = [
     "CLASSIFIER_METRICS",
@@ -96,6 +96,7 @@ __all__ = [
     "FeatureDrift",
     "FeatureQuality",
     "FeatureSkew",
+    "LogReader",
     "MetricEstimate",
     "MonitorRun",
     "MonitorThresholds",
@@ -104,7 +105,6 @@ __all__ = [
     "OperationsReport",
     "PCADriftResult",
     "PCAModel",
-    "PredictionLog",
     "PredictionSkew",
     "QualityReport",
     "RealizedPerformance",

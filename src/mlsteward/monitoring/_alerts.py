@@ -6,12 +6,13 @@ was compared with, in words a person on call can act on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mlsteward.monitoring._drift import DriftReport
 from mlsteward.monitoring._estimation import MetricEstimate
 from mlsteward.monitoring._multivariate import DomainClassifierResult, PCADriftResult
+from mlsteward.monitoring._operations import OperationsReport
 from mlsteward.monitoring._performance import RealizedPerformance
 from mlsteward.monitoring._quality import QualityReport
 from mlsteward.monitoring._skew import SkewReport
@@ -185,9 +186,28 @@ def window_alerts(
     gates: GateReport | None,
     thresholds: MonitorThresholds,
     reference: str,
+    operations: OperationsReport | None = None,
+    rejections: Sequence[tuple[str, int]] = (),
 ) -> list[Alert]:
-    """Every alert of one window, most severe first."""
+    """Every alert of one window, most severe first (``rejections``: the most frequent
+    reasons requests were rejected, with counts)."""
     alerts: list[Alert] = []
+    if operations is not None and operations.rejected_rate > thresholds.rejected_share:
+        why = "; ".join(f"{reason} ({n:,})" for reason, n in rejections[:3])
+        alerts.append(
+            Alert(
+                "warning",
+                "quality",
+                "requests",
+                "rejected_share",
+                operations.rejected_rate,
+                thresholds.rejected_share,
+                "requests the server's signature check refused",
+                f"{operations.rejected:,} of {operations.volume:,} requests "
+                f"({operations.rejected_rate:.1%}) were rejected for bad input"
+                + (f": {why}" if why else ""),
+            )
+        )
     if drift is not None:
         alerts += _drift_alerts(drift, reference)
     if domain is not None and domain.drifted:

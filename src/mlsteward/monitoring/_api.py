@@ -18,7 +18,7 @@ from mlsteward.monitoring._service import (
     monitor_status,
 )
 from mlsteward.monitoring._thresholds import Alert
-from mlsteward.monitoring._windows import PredictionLog
+from mlsteward.monitoring._windows import LogReader
 from mlsteward.store import Store
 
 __all__ = ["Monitoring"]
@@ -47,7 +47,7 @@ class Monitoring:
         performance_reference: str | None = None,
         skew_reference: str | Sequence[str] | None = None,
         entity: str | None = None,
-        log: str | Path | PredictionLog | None = None,
+        log: str | Path | LogReader | None = None,
         feedback: str | Path | None = None,
         cost_per_hour: float | None = None,
         include_shadow: bool = False,

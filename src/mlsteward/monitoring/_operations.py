@@ -1,7 +1,10 @@
 """Operations of a window: volume, latency percentiles, error rate, cost per 1,000.
 
-A request is an error when its logged status is neither empty nor one of ``ok``,
-``success``, ``succeeded`` or a 2xx HTTP code. The cost of 1,000 predictions is the
+A request *failed* (an error) when its logged status is neither empty, ``rejected`` nor
+one of ``ok``, ``success``, ``succeeded`` or a 2xx HTTP code; a *rejected* request (bad
+input refused by the server's signature check, HTTP 422) is counted apart: it is a
+data-quality problem of the caller, not a failure of the model, and does not count in
+the error rate the charter's ``max_error_rate`` judges. The cost of 1,000 predictions is the
 serving cost of the window's duration (``cost_per_hour``, in the charter's currency:
 what the endpoint's replicas cost per hour) divided by its volume, times 1,000; it is
 judged against the charter's ``constraints.max_cost_per_1k``. Without a cost per hour it
@@ -18,15 +21,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["OperationsReport", "operations"]
+__all__ = ["OperationsReport", "error_mask", "operations", "rejected_mask"]
 
 _SUCCESS: Final = ("", "ok", "success", "succeeded", "true")
+_REJECTED: Final = ("rejected", "invalid", "422")
 
 
 @dataclass(frozen=True)
 class OperationsReport:
     volume: int
     errors: int
+    rejected: int
     duration_s: float
     latency_p50_ms: float | None
     latency_p95_ms: float | None
@@ -36,6 +41,10 @@ class OperationsReport:
     @property
     def error_rate(self) -> float:
         return self.errors / self.volume if self.volume else 0.0
+
+    @property
+    def rejected_rate(self) -> float:
+        return self.rejected / self.volume if self.volume else 0.0
 
     @property
     def throughput(self) -> float:
@@ -58,6 +67,8 @@ class OperationsReport:
             "volume": self.volume,
             "errors": self.errors,
             "error_rate": self.error_rate,
+            "rejected": self.rejected,
+            "rejected_rate": self.rejected_rate,
             "duration_s": self.duration_s,
             "throughput_per_s": None if math.isnan(self.throughput) else self.throughput,
             "latency_p50_ms": self.latency_p50_ms,
@@ -67,13 +78,22 @@ class OperationsReport:
         }
 
 
+def _status_text(status: pa.ChunkedArray | pa.Array) -> Any:
+    return pc.fill_null(pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(status, pa.string()))), "")
+
+
+def rejected_mask(status: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """True where a request was rejected for bad input."""
+    hit = pc.is_in(_status_text(status), value_set=pa.array(_REJECTED))
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def error_mask(status: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """True where a logged status is an error (see the module docstring)."""
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(status, pa.string())))
+    """True where a request was not answered: failed or rejected (see the module docstring)."""
+    text = _status_text(status)
     ok = pc.or_(
         pc.is_in(text, value_set=pa.array(_SUCCESS)), pc.match_substring_regex(text, r"^2\d\d$")
     )
-    ok = pc.fill_null(ok, True)
     return ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -82,7 +102,9 @@ def operations(
 ) -> OperationsReport:
     """Operations of the rows of a window lasting ``duration_s`` seconds."""
     volume = table.num_rows
-    errors = int(error_mask(table.column("status")).sum()) if volume else 0
+    failed = error_mask(table.column("status")) if volume else np.zeros(0, dtype=bool)
+    refused = rejected_mask(table.column("status")) if volume else np.zeros(0, dtype=bool)
+    errors, rejected = int((failed & ~refused).sum()), int(refused.sum())
     latency = np.asarray(
         table.column("latency_ms").to_numpy(zero_copy_only=False), dtype=np.float64
     )
@@ -95,4 +117,4 @@ def operations(
     cost = None
     if cost_per_hour is not None and volume:
         cost = cost_per_hour * duration_s / 3600 / volume * 1000
-    return OperationsReport(volume, errors, duration_s, *quantiles, cost)
+    return OperationsReport(volume, errors, rejected, duration_s, *quantiles, cost)

@@ -55,7 +55,7 @@ def realized_performance(
     classes: Sequence[Any] | None = None,
 ) -> RealizedPerformance:
     """Realized metrics of the labelled rows of a window (columns ``label``,
-    ``prediction``, ``probability`` as :meth:`PredictionLog.read` returns them)."""
+    ``prediction``, ``probability`` as :meth:`LogReader.read` returns them)."""
     rows = table.num_rows
     labelled_mask = pc.is_valid(table.column("label"))
     labelled = table.filter(labelled_mask)

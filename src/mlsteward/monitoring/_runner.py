@@ -2,7 +2,7 @@
 
 :class:`WindowContext` holds what every window of a run shares (the reference, the
 thresholds, the charter, the domains, the skew data); :func:`evaluate_window` turns the
-rows of one window (an Arrow table, as :meth:`PredictionLog.read` returns them) into a
+rows of one window (an Arrow table, as :meth:`LogReader.read` returns them) into a
 :class:`WindowResult`. Everything is columnar on the window's rows.
 """
 
@@ -26,7 +26,7 @@ from mlsteward.monitoring._multivariate import (
     domain_classifier,
     encode,
 )
-from mlsteward.monitoring._operations import error_mask, operations
+from mlsteward.monitoring._operations import error_mask, operations, rejected_mask
 from mlsteward.monitoring._performance import realized_performance
 from mlsteward.monitoring._quality import Domain, check_quality
 from mlsteward.monitoring._records import WindowResult
@@ -272,7 +272,25 @@ def evaluate_window(ctx: WindowContext, window: Window, table: pa.Table) -> Wind
     reference_metrics = (
         dict(reference.estimator.reference_metrics) if reference.estimator is not None else {}
     )
+    rejections: list[tuple[str, int]] = []
+    if ops.rejected:
+        refused = table.filter(pa.array(rejected_mask(table.column("status"))))
+        counted_errors = pc.value_counts(refused.column("error"))
+        rejections = sorted(
+            (
+                (str(v)[:200], int(n))
+                for v, n in zip(
+                    counted_errors.field("values").to_pylist(),
+                    counted_errors.field("counts").to_pylist(),
+                    strict=True,
+                )
+                if v is not None
+            ),
+            key=lambda kv: -kv[1],
+        )
     alerts = window_alerts(
+        operations=ops,
+        rejections=rejections,
         drift=drift,
         domain=domain,
         pca=pca,

@@ -33,7 +33,7 @@ from mlsteward.monitoring._records import MonitorRun, WindowResult, clean
 from mlsteward.monitoring._reference import Reference, build_reference, load_or_build_reference
 from mlsteward.monitoring._runner import WindowContext, evaluate_window
 from mlsteward.monitoring._thresholds import Alert, MonitorThresholds
-from mlsteward.monitoring._windows import PredictionLog, parse_window
+from mlsteward.monitoring._windows import LogReader, parse_window
 from mlsteward.store import Store
 from mlsteward.store.metadata import (
     MonitorAlertRow,
@@ -95,7 +95,7 @@ def _project_and_endpoint(
 
 
 def _model_version(
-    store: Store, project: str, endpoint: str, model: str | None, log: PredictionLog
+    store: Store, project: str, endpoint: str, model: str | None, log: LogReader
 ) -> Any:
     from mlsteward.registry import list_routes, resolve_model
 
@@ -289,7 +289,7 @@ def monitor(
     performance_reference: str | None = None,
     skew_reference: str | Sequence[str] | None = None,
     entity: str | None = None,
-    log: str | Path | PredictionLog | None = None,
+    log: str | Path | LogReader | None = None,
     feedback: str | Path | None = None,
     start: datetime | str | None = None,
     end: datetime | str | None = None,
@@ -303,12 +303,12 @@ def monitor(
     """Monitor ``endpoint``'s log from ``start`` to ``end`` window by window (see the
     module docstring for every default); store and return the run."""
     project, project_id, endpoint_id = _project_and_endpoint(store, endpoint, project)
-    if isinstance(log, PredictionLog):
+    if isinstance(log, LogReader):
         prediction_log = log
     elif log is not None:
-        prediction_log = PredictionLog(log, feedback, endpoint=endpoint)
+        prediction_log = LogReader(log, feedback, endpoint=endpoint)
     else:
-        prediction_log = PredictionLog.of_store(store, endpoint)
+        prediction_log = LogReader.of_store(store, endpoint)
     begin, finish = _when(start, "start"), _when(end, "end")
     if begin is not None and finish is not None and finish <= begin:
         raise InvalidInput(
@@ -377,7 +377,7 @@ def monitor(
             item, features=read_features, include_shadow=include_shadow, extra=extra
         )
         results.append(evaluate_window(context, item, table))
-    if log is None or not isinstance(log, PredictionLog):
+    if log is None or not isinstance(log, LogReader):
         prediction_log.close()
     return _finish(
         store,

@@ -27,7 +27,13 @@ import pyarrow as pa
 from mlsteward.core import InvalidInput
 from mlsteward.monitoring._summary import category_keys, numeric_values
 
-__all__ = ["FeatureSkew", "PredictionSkew", "SkewReport", "training_serving_skew"]
+__all__ = [
+    "FeatureSkew",
+    "OfflineRows",
+    "PredictionSkew",
+    "SkewReport",
+    "training_serving_skew",
+]
 
 
 @dataclass(frozen=True)
@@ -97,11 +103,39 @@ class SkewReport:
         }
 
 
+class OfflineRows:
+    """Offline rows indexed by their entity id once (sorted keys), for many windows."""
+
+    def __init__(self, table: pa.Table, entity: str) -> None:
+        if entity not in table.column_names:
+            raise InvalidInput(
+                f"The offline rows have no entity column {entity!r}; their columns are "
+                f"{', '.join(table.column_names[:30])}. Name the id both sides share."
+            )
+        self.table = table
+        self.entity = entity
+        keys = category_keys(table.column(entity)).astype(str)
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+
+    def match(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in ``ids``, rows of the table) of the ids found offline."""
+        if self.keys.size == 0:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        wanted = ids.astype(str)
+        position = np.minimum(np.searchsorted(self.keys, wanted), self.keys.size - 1)
+        hit = (self.keys[position] == wanted) & pa.array(ids, pa.string()).is_valid().to_numpy(
+            zero_copy_only=False
+        )
+        return np.flatnonzero(hit), self.order[position[hit]]
+
+
 def training_serving_skew(
     served: pa.Table,
-    offline: pa.Table,
+    offline: pa.Table | OfflineRows,
     *,
     entity: str,
+    served_entity: str | None = None,
     features: Sequence[str],
     kinds: Mapping[str, str],
     threshold: float = 0.01,
@@ -110,33 +144,25 @@ def training_serving_skew(
     decision_threshold: float = 0.5,
 ) -> SkewReport:
     """Compare served rows with offline rows of the same entities (see the module
-    docstring). ``score`` maps offline rows to positive-class scores (the model);
+    docstring). ``entity`` is the offline id column, ``served_entity`` the served one (the
+    same name by default). ``score`` maps offline rows to positive-class scores (the model);
     ``served_scores`` are the logged scores of ``served``'s rows."""
-    for side, table in (("served", served), ("offline", offline)):
-        if entity not in table.column_names:
-            raise InvalidInput(
-                f"The {side} rows have no entity column {entity!r}; their columns are "
-                f"{', '.join(table.column_names[:30])}. Name the id both sides share."
-            )
-    served_ids = category_keys(served.column(entity))
-    offline_ids = category_keys(offline.column(entity))
-    order = np.argsort(offline_ids.astype(str), kind="stable")
-    sorted_ids = offline_ids.astype(str)[order]
-    position = np.searchsorted(sorted_ids, served_ids.astype(str))
-    position = np.minimum(position, max(sorted_ids.size - 1, 0))
-    hit = (
-        (sorted_ids.size > 0)
-        & (sorted_ids[position] == served_ids.astype(str))
-        & pa.array(served_ids, pa.string()).is_valid().to_numpy(zero_copy_only=False)
-    )
-    served_rows = np.flatnonzero(hit)
-    offline_rows = order[position[hit]]
+    index = offline if isinstance(offline, OfflineRows) else OfflineRows(offline, entity)
+    column = served_entity or entity
+    if column not in served.column_names:
+        raise InvalidInput(
+            f"The served rows have no entity column {column!r}; their columns are "
+            f"{', '.join(served.column_names[:30])}. Name the id both sides share."
+        )
+    served_ids = category_keys(served.column(column))
+    served_rows, offline_rows = index.match(served_ids)
+    table = index.table
     results = []
     matched = int(served_rows.size)
     for name in features:
-        if name not in offline.column_names or name not in served.column_names:
+        if name not in table.column_names or name not in served.column_names:
             continue
-        left = offline.column(name).take(pa.array(offline_rows))
+        left = table.column(name).take(pa.array(offline_rows))
         right = served.column(name).take(pa.array(served_rows))
         if kinds.get(name) == "numeric":
             a, _ = numeric_values(left)
@@ -161,7 +187,7 @@ def training_serving_skew(
         )
     prediction = None
     if score is not None and served_scores is not None and matched:
-        replayed = np.asarray(score(offline.take(pa.array(offline_rows))), dtype=np.float64)
+        replayed = np.asarray(score(table.take(pa.array(offline_rows))), dtype=np.float64)
         logged = np.asarray(served_scores, dtype=np.float64)[served_rows]
         finite = np.isfinite(logged)
         disagree = (

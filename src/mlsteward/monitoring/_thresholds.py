@@ -20,6 +20,7 @@ drifting share (gate)          monitoring.drift.max_drift_share       0.3
 unseen-category share          (not in the charter)                   0.01
 out-of-domain share            (not in the charter)                   0.01
 type-error share               (not in the charter)                   0.001
+rejected-request share         (not in the charter)                   0.01
 domain-classifier AUC          (not in the charter)                   0.6
 PCA reconstruction change      (not in the charter)                   0.1 (relative)
 performance drop vs reference  (not in the charter)                   0.05
@@ -185,6 +186,7 @@ class MonitorThresholds:
     drift: DriftConfig = DriftConfig()
     out_of_domain_share: float = 0.01
     type_error_share: float = 0.001
+    rejected_share: float = 0.01
     domain_auc: float = 0.6
     pca_change: float = 0.1
     performance_drop: float = 0.05
@@ -220,6 +222,7 @@ class MonitorThresholds:
             "drift": drift,
             "out_of_domain_share": self.out_of_domain_share,
             "type_error_share": self.type_error_share,
+            "rejected_share": self.rejected_share,
             "domain_auc": self.domain_auc,
             "pca_change": self.pca_change,
             "performance_drop": self.performance_drop,

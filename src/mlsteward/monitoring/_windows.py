@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LogLayout",
-    "PredictionLog",
+    "LogReader",
     "Window",
     "WindowSpec",
     "feedback_root",
@@ -168,6 +168,7 @@ class LogLayout:
     probability: str | None = None
     latency_ms: str | None = None
     status: str | None = None
+    error: str | None = None
     shadow: str | None = None
     date: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
@@ -215,22 +216,31 @@ def _detect(columns: dict[str, str], struct_fields: Any, where: str) -> LogLayou
                 return f"{_quote(out_struct)}.{_quote(outputs[name])}"
         return None
 
+    model_version = top("model_version", "version")
+    model_name = top("model", "model_name")
+    version_type = columns.get(lower.get("model_version", lower.get("version", "")), "")
+    if model_version is not None and model_name is not None and "INT" in version_type.upper():
+        # serving logs the model's name and its version number apart: NAME@VERSION
+        model_version = f"({model_name} || '@' || CAST({model_version} AS VARCHAR))"
+    elif model_version is None:
+        model_version = model_name
     return LogLayout(
         time=time,
         request_id=request_id,
         inputs=inputs,
-        model_version=top("model_version", "model", "version"),
+        model_version=model_version,
         prediction=output("prediction", "predicted", "y_pred"),
         probability=output("probability", "score", "proba", "y_pred_proba"),
         latency_ms=top(*_LATENCY_NAMES),
         status=top("status", "outcome"),
+        error=top("error", "error_message"),
         shadow=top("shadow", "is_shadow"),
         date=top("date"),
         columns=columns,
     )
 
 
-class PredictionLog:
+class LogReader:
     """The prediction log (and feedback) of one endpoint, queried with DuckDB.
 
     ``predictions`` and ``feedback`` are directories of Parquet segments (searched
@@ -245,23 +255,45 @@ class PredictionLog:
         *,
         endpoint: str | None = None,
         memory_limit: str = "1GB",
+        _serving_root: Path | None = None,
     ) -> None:
-        if not _has_files(predictions):
-            raise NotFound(
-                f"No prediction log{f' for endpoint {endpoint!r}' if endpoint else ''} at "
-                f"{predictions}: no Parquet segments there. Serve traffic first (steward serve) "
-                "or point to the log's directory."
-            )
         duck: Any = require("duckdb", "core", "Reading the prediction log")
         self.endpoint = endpoint
         self.predictions = str(predictions)
-        self.feedback = str(feedback) if feedback is not None and _has_files(feedback) else None
+        self._root = _serving_root
+        self._views = 0
         self._db: duckdb.DuckDBPyConnection = duck.connect()
         self._db.execute("SET TimeZone = 'UTC'")
         self._db.execute(f"SET memory_limit = '{memory_limit}'")
-        source = f"read_parquet('{_glob(self.predictions)}', hive_partitioning = true, union_by_name = true)"
+        self.feedback: str | None = None
+        self._labels = "NULL"
+        self._join = ""
+        if self._root is not None:
+            assert endpoint is not None
+            source = self._serving_view(None, None, labels=False)
+            self.feedback = str(feedback_root(self._root, endpoint))
+        else:
+            if not _has_files(predictions):
+                raise NotFound(
+                    f"No prediction log{f' for endpoint {endpoint!r}' if endpoint else ''} at "
+                    f"{predictions}: no Parquet segments there. Serve traffic first (steward "
+                    "serve) or point to the log's directory."
+                )
+            source = (
+                f"read_parquet('{_glob(self.predictions)}', hive_partitioning = true, "
+                "union_by_name = true)"
+            )
+            if feedback is not None and _has_files(feedback):
+                self.feedback = str(feedback)
+                self._path_feedback()
         described = self._db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         types = {str(r[0]): str(r[1]) for r in described}
+        if not types or (self._root is not None and not self._count(source)):
+            raise NotFound(
+                f"No prediction log for endpoint {endpoint!r} under {self.predictions}: no "
+                "prediction was logged yet. Serve traffic first (steward serve, steward predict "
+                "--log-to)."
+            )
 
         def struct_fields(name: str | None) -> list[str]:
             if name is None or not types.get(name, "").upper().startswith("STRUCT("):
@@ -273,43 +305,81 @@ class PredictionLog:
 
         self.layout = _detect(types, struct_fields, self.predictions)
         self._source = source
-        self._labels = "NULL"
-        self._feedback_sql = ""
-        if self.feedback is not None:
-            fb = f"read_parquet('{_glob(self.feedback)}', hive_partitioning = true, union_by_name = true)"
-            names = {
-                str(r[0]).lower(): str(r[0])
-                for r in self._db.execute(f"DESCRIBE SELECT * FROM {fb}").fetchall()
-            }
-            label = next((names[n] for n in _LABEL_NAMES if n in names), None)
-            rid = names.get("request_id")
-            when = next((names[n] for n in _TIME_NAMES if n in names), None)
-            if label is None or rid is None:
-                raise InvalidInput(
-                    f"The feedback at {self.feedback} needs request_id and label columns; it "
-                    f"has {', '.join(names.values())}."
-                )
-            order = _quote(when) if when else "1"
-            self._feedback_sql = (
-                f"(SELECT {_quote(rid)} AS __rid, arg_max({_quote(label)}, {order}) AS __label "
-                f"FROM {fb} GROUP BY {_quote(rid)})"
+
+    def _count(self, source: str) -> int:
+        row = self._db.execute(f"SELECT count(*) FROM {source}").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _path_feedback(self) -> None:
+        assert self.feedback is not None
+        fb = (
+            f"read_parquet('{_glob(self.feedback)}', hive_partitioning = true, "
+            "union_by_name = true)"
+        )
+        names = {
+            str(r[0]).lower(): str(r[0])
+            for r in self._db.execute(f"DESCRIBE SELECT * FROM {fb}").fetchall()
+        }
+        label = next((names[n] for n in _LABEL_NAMES if n in names), None)
+        rid = names.get("request_id")
+        when = next((names[n] for n in _TIME_NAMES if n in names), None)
+        if label is None or rid is None:
+            raise InvalidInput(
+                f"The feedback at {self.feedback} needs request_id and label columns; it "
+                f"has {', '.join(names.values())}."
             )
-            self._labels = "__fb.__label"
+        order = _quote(when) if when else "1"
+        self._join = (
+            f" LEFT JOIN (SELECT {_quote(rid)} AS __rid, arg_max({_quote(label)}, {order}) AS "
+            f"__label FROM {fb} GROUP BY {_quote(rid)}) AS __fb ON __fb.__rid = "
+            "CAST({rid} AS VARCHAR)"
+        )
+        self._labels = "__fb.__label"
+
+    def _serving_view(self, start: datetime | None, end: datetime | None, *, labels: bool) -> str:
+        """A view over the serving package's reader for ``[start, end)`` (files outside
+        the days pruned), with the latest label of each request when ``labels``."""
+        from mlsteward.serving import join_feedback, predictions_relation
+
+        assert self._root is not None and self.endpoint is not None
+        if labels:
+            relation = join_feedback(self._root, self.endpoint, start, end, connection=self._db)
+        else:
+            relation = predictions_relation(
+                self._root, self.endpoint, start, end, connection=self._db
+            )
+        self._views += 1
+        name = f"__steward_log_{self._views}"
+        relation.create_view(name, replace=True)
+        return name
+
+    def _from(
+        self, start: datetime | None, end: datetime | None, *, labels: bool
+    ) -> tuple[str, str]:
+        """``(FROM clause, label expression)`` for rows in ``[start, end)``."""
+        if self._root is not None:
+            return self._serving_view(start, end, labels=labels), ("label" if labels else "NULL")
+        if not labels or not self._join:
+            return self._source, "NULL"
+        return self._source + self._join.replace("{rid}", self.layout.request_id), self._labels
 
     @classmethod
-    def of_store(cls, store: Store, endpoint: str) -> PredictionLog:
-        """The log that ``steward serve`` writes for ``endpoint`` beside an embedded store."""
-        from mlsteward.store import store_home
-
-        home = store_home(store)
-        if home is None:
-            raise InvalidInput(
-                f"The store {store.display_uri} is not embedded, so there is no default place "
-                f"for the prediction log of {endpoint!r}; pass its location (log=...)."
-            )
+    def for_endpoint(cls, root: Path, endpoint: str) -> LogReader:
+        """The log that ``steward serve`` (and ``steward predict --log-to``) writes for
+        ``endpoint`` under ``root``, read through the serving package's readers."""
         return cls(
-            predictions_root(home, endpoint), feedback_root(home, endpoint), endpoint=endpoint
+            predictions_root(root, endpoint),
+            feedback_root(root, endpoint),
+            endpoint=endpoint,
+            _serving_root=Path(root),
         )
+
+    @classmethod
+    def of_store(cls, store: Store, endpoint: str) -> LogReader:
+        """The log of ``endpoint`` where serving writes it for this store."""
+        from mlsteward.serving import log_root
+
+        return cls.for_endpoint(log_root(store), endpoint)
 
     # -- filters ------------------------------------------------------------------------
     def _where(
@@ -360,11 +430,12 @@ class PredictionLog:
         """
         spec = parse_window(spec)
         where, params = self._where(start, end, include_shadow, model_version)
+        source, _ = self._from(start, end, labels=False)
         t = f"CAST({self.layout.time} AS TIMESTAMPTZ)"
         if spec.kind == "time":
             if start is None:
                 first = self._db.execute(
-                    f"SELECT min({t}) FROM {self._source} WHERE {where}", params
+                    f"SELECT min({t}) FROM {source} WHERE {where}", params
                 ).fetchone()
                 if first is None or first[0] is None:
                     return []
@@ -378,7 +449,7 @@ class PredictionLog:
             origin_us = int(origin.timestamp() * 1_000_000)
             rows = self._db.execute(
                 f"SELECT (epoch_us({t}) - {origin_us}) // {width} AS k, count(*) "
-                f"FROM {self._source} WHERE {where} GROUP BY k ORDER BY k",
+                f"FROM {source} WHERE {where} GROUP BY k ORDER BY k",
                 params,
             ).fetchall()
             out: list[Window] = []
@@ -393,7 +464,7 @@ class PredictionLog:
             f"SELECT k, count(*), min(struct_pack(t := tt, r := rr)), "
             f"max(struct_pack(t := tt, r := rr)) FROM ("
             f"SELECT {t} AS tt, {rid} AS rr, (row_number() OVER (ORDER BY {t}, {rid}) - 1) "
-            f"// {spec.rows} AS k FROM {self._source} WHERE {where}) GROUP BY k ORDER BY k",
+            f"// {spec.rows} AS k FROM {source} WHERE {where}) GROUP BY k ORDER BY k",
             params,
         ).fetchall()
         counted: list[Window] = []
@@ -418,7 +489,7 @@ class PredictionLog:
     ) -> pa.Table:
         """The rows of ``window`` (or of ``[start, end)``) with the columns ``request_id``,
         ``time``, ``model_version``, one per input feature (all, or ``features``),
-        ``prediction``, ``probability``, ``latency_ms``, ``status``, ``label`` (NULL without
+        ``prediction``, ``probability``, ``latency_ms``, ``status``, ``error``, ``label`` (NULL without
         feedback) and the log's own ``extra`` columns."""
         layout = self.layout
         if window is not None:
@@ -428,6 +499,7 @@ class PredictionLog:
                 assert window.first is not None and window.last is not None
                 start, end = window.first[0], window.last[0] + timedelta(microseconds=1)
         where, params = self._where(start, end, include_shadow, model_version)
+        source, labels = self._from(start, end, labels=True)
         t = f"CAST({layout.time} AS TIMESTAMPTZ)"
         rid = f"CAST({layout.request_id} AS VARCHAR)"
         if window is not None and window.kind == "count":
@@ -462,18 +534,11 @@ class PredictionLog:
                 f"CAST({layout.latency_ms} AS DOUBLE)" if layout.latency_ms else None, "latency_ms"
             ),
             col(f"CAST({layout.status} AS VARCHAR)" if layout.status else None, "status"),
-            col(self._labels if self.feedback is not None else None, "label"),
+            col(f"CAST({layout.error} AS VARCHAR)" if layout.error else None, "error"),
+            col(None if labels == "NULL" else labels, "label"),
             *(f"{_quote(e)}" for e in extra),
         ]
-        join = (
-            f" LEFT JOIN {self._feedback_sql} AS __fb ON __fb.__rid = {rid}"
-            if self.feedback is not None
-            else ""
-        )
-        sql = (
-            f"SELECT {', '.join(selected)} FROM {self._source}{join} WHERE {where} "
-            f"ORDER BY time, request_id"
-        )
+        sql = f"SELECT {', '.join(selected)} FROM {source} WHERE {where} ORDER BY time, request_id"
         return self._db.execute(sql, params).to_arrow_table()
 
     def model_versions(self, include_shadow: bool = False) -> dict[str, int]:
@@ -483,7 +548,7 @@ class PredictionLog:
         where, params = self._where(None, None, include_shadow, None)
         rows = self._db.execute(
             f"SELECT CAST({self.layout.model_version} AS VARCHAR) AS v, count(*) FROM "
-            f"{self._source} WHERE {where} GROUP BY v",
+            f"{self._from(None, None, labels=False)[0]} WHERE {where} GROUP BY v",
             params,
         ).fetchall()
         return {str(v): int(n) for v, n in rows if v is not None}
@@ -492,7 +557,7 @@ class PredictionLog:
         """First and last prediction time and the number of predictions (None if empty)."""
         t = f"CAST({self.layout.time} AS TIMESTAMPTZ)"
         row = self._db.execute(
-            f"SELECT min({t}), max({t}), count(*) FROM {self._source}"
+            f"SELECT min({t}), max({t}), count(*) FROM {self._from(None, None, labels=False)[0]}"
         ).fetchone()
         if row is None or row[0] is None:
             return None
@@ -501,11 +566,11 @@ class PredictionLog:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> PredictionLog:
+    def __enter__(self) -> LogReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"PredictionLog({self.predictions!r}, feedback={self.feedback!r})"
+        return f"LogReader({self.predictions!r}, feedback={self.feedback!r})"

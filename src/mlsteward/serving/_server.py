@@ -30,7 +30,6 @@ import gc
 import itertools
 import os
 import random
-import re
 import time
 from collections.abc import (
     AsyncIterator,
@@ -53,90 +52,18 @@ from mlsteward.registry import SignatureMismatch
 from mlsteward.serving._feedback import LabelSpec, parse_feedback, write_feedback
 from mlsteward.serving._models import ServedModel
 from mlsteward.serving._predlog import LogItem
+from mlsteward.serving._protocol import (
+    FEEDBACK_BODY,
+    ID_PATTERN,
+    JSON,
+    PREDICT_BODY,
+    PREDICT_RESPONSES,
+    SHAPE,
+    parse_rows,
+)
 from mlsteward.serving._runtime import EndpointState, ServingRuntime
 
 __all__ = ["ModelServerApp", "create_app"]
-
-_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_JSON: Final = "application/json"
-
-_PREDICT_BODY: Final[dict[str, Any]] = {
-    "required": True,
-    "content": {
-        _JSON: {
-            "schema": {
-                "oneOf": [
-                    {
-                        "type": "object",
-                        "properties": {
-                            "records": {"type": "array", "items": {"type": "object"}},
-                            "ids": {"type": "array", "items": {"type": "string"}},
-                        },
-                        "required": ["records"],
-                    },
-                    {
-                        "type": "object",
-                        "properties": {
-                            "dataframe_split": {
-                                "type": "object",
-                                "properties": {
-                                    "columns": {"type": "array", "items": {"type": "string"}},
-                                    "data": {"type": "array", "items": {"type": "array"}},
-                                },
-                            }
-                        },
-                    },
-                    {"type": "array", "items": {"type": "object"}},
-                    {"type": "object", "description": "one row: column name to value"},
-                ]
-            },
-            "example": {"records": [{"AGEP": 35, "SCHL": "21", "SEX": "1"}]},
-        }
-    },
-}
-_PREDICT_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
-    200: {
-        "description": "Predictions, one per row",
-        "content": {
-            _JSON: {
-                "example": {
-                    "request_id": "01931f6a2c7d4e0f9a1b",
-                    "endpoint": "acs",
-                    "model": "acs",
-                    "model_version": 2,
-                    "ids": ["01931f6a2c7d4e0f9a1b"],
-                    "predictions": [1],
-                    "probabilities": [[0.18, 0.82]],
-                    "classes": [0, 1],
-                }
-            }
-        },
-    },
-    400: {"description": "The body is not JSON"},
-    404: {"description": "No such endpoint on this server"},
-    413: {"description": "The body is larger than the server's limit"},
-    422: {"description": "Rows that do not match the model's signature (every problem listed)"},
-    500: {"description": "The model failed on valid input"},
-    503: {"description": "The endpoint has no live model"},
-}
-_FEEDBACK_BODY: Final[dict[str, Any]] = {
-    "required": True,
-    "content": {
-        _JSON: {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "request_id": {"type": "string"},
-                    "label": {},
-                    "request_ids": {"type": "array", "items": {"type": "string"}},
-                    "labels": {"type": "array"},
-                    "feedback": {"type": "array", "items": {"type": "object"}},
-                },
-            },
-            "example": {"feedback": [{"request_id": "01931f6a2c7d4e0f9a1b", "label": 1}]},
-        }
-    },
-}
 
 
 class _BodyTooLarge(Exception):
@@ -144,7 +71,7 @@ class _BodyTooLarge(Exception):
 
 
 def _json(status: int, content: Any, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type=_JSON, headers=headers)
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON, headers=headers)
 
 
 def _error(status: int, kind: str, message: str, **extra: Any) -> Response:
@@ -170,64 +97,6 @@ async def _body(request: Request, limit: int) -> bytes:
             raise _BodyTooLarge(total)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-_SHAPE = (
-    'Send {"records": [{"column": value, ...}, ...]} (one object per row), MLflow\'s '
-    '{"dataframe_split": {"columns": [...], "data": [[...]]}}, a list of rows, or one row.'
-)
-
-
-def _rows(payload: Any, max_rows: int) -> tuple[list[Any], list[str] | None]:
-    ids: Any = None
-    if isinstance(payload, list):
-        rows: Any = payload
-    elif isinstance(payload, dict):
-        if "records" in payload:
-            rows, ids = payload["records"], payload.get("ids")
-        elif "dataframe_records" in payload:
-            rows = payload["dataframe_records"]
-        elif "dataframe_split" in payload:
-            split = payload["dataframe_split"]
-            if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
-                raise InvalidInput(f"'dataframe_split' needs 'columns' and 'data'. {_SHAPE}")
-            columns, data = split["columns"], split.get("data")
-            if not isinstance(data, list) or any(
-                not isinstance(r, list) or len(r) != len(columns) for r in data
-            ):
-                raise InvalidInput(
-                    f"'dataframe_split.data' must be a list of rows of {len(columns)} values "
-                    f"(one per column). {_SHAPE}"
-                )
-            rows = [dict(zip(columns, r, strict=True)) for r in data]
-        else:
-            rows = [payload]
-    else:
-        raise InvalidInput(f"The body is JSON {type(payload).__name__}, not rows. {_SHAPE}")
-    if not isinstance(rows, list) or not rows:
-        raise InvalidInput(f"No rows to predict. {_SHAPE}")
-    if len(rows) > max_rows:
-        raise InvalidInput(
-            f"{len(rows)} rows in one request; this server takes at most {max_rows}. Split "
-            "the rows into several requests, or score files with: steward predict."
-        )
-    bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise InvalidInput(
-            f"Row {bad} is a JSON {type(rows[bad]).__name__}, not an object mapping column "
-            f"names to values. {_SHAPE}"
-        )
-    if ids is not None and (
-        not isinstance(ids, list)
-        or len(ids) != len(rows)
-        or any(not isinstance(i, str) or not _ID.match(i) for i in ids)
-        or len(set(ids)) != len(ids)
-    ):
-        raise InvalidInput(
-            f"'ids' must list one distinct id per row ({len(rows)}), each 1 to 128 "
-            "letters, digits or . _ : -"
-        )
-    return rows, ids
 
 
 _PROCESS_PREFIX: Final = os.urandom(6).hex()
@@ -282,7 +151,7 @@ class _Handlers:
             lambda: _body(request, self.options.max_body_bytes),
             request.headers.get,
         )
-        return Response(content, status_code=status, media_type=_JSON, headers=headers)
+        return Response(content, status_code=status, media_type=JSON, headers=headers)
 
     async def answer(
         self,
@@ -314,9 +183,9 @@ class _Handlers:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return _fail(400, "MalformedJSON", f"The body is not valid JSON: {exc}. {_SHAPE}")
+            return _fail(400, "MalformedJSON", f"The body is not valid JSON: {exc}. {SHAPE}")
         try:
-            rows, ids = _rows(payload, self.options.max_rows)
+            rows, ids = parse_rows(payload, self.options.max_rows)
         except InvalidInput as exc:
             return _fail(422, "InvalidInput", exc.message)
         if state.router is None:
@@ -329,7 +198,7 @@ class _Handlers:
         key = state.router.choose(header("x-route-key"))
         model = state.models[key]
         given = header("x-request-id")
-        request_id = given if given is not None and _ID.match(given) else _new_request_id()
+        request_id = given if given is not None and ID_PATTERN.match(given) else _new_request_id()
         n = len(rows)
         if ids is None:
             ids = [request_id] if n == 1 else [f"{request_id}.{i}" for i in range(n)]
@@ -545,6 +414,9 @@ class _Handlers:
             }
             for key, model in found.models.items()
         }
+        controller = self.runtime.controller
+        decision = None if controller is None else controller.decisions.get(found.name)
+        detail["rollout"] = None if decision is None else decision.to_dict()
         return _json(200, detail)
 
     async def metrics(self, request: Request) -> Response:
@@ -672,8 +544,8 @@ def create_app(runtime: ServingRuntime, *, manage: bool = True) -> ModelServerAp
         handlers.predict,
         methods=["POST"],
         summary="Predict rows",
-        openapi_extra={"requestBody": _PREDICT_BODY},
-        responses=_PREDICT_RESPONSES,
+        openapi_extra={"requestBody": PREDICT_BODY},
+        responses=PREDICT_RESPONSES,
         tags=["predictions"],
     )
     app.add_api_route(
@@ -681,7 +553,7 @@ def create_app(runtime: ServingRuntime, *, manage: bool = True) -> ModelServerAp
         handlers.feedback,
         methods=["POST"],
         summary="Attach ground truth to request ids",
-        openapi_extra={"requestBody": _FEEDBACK_BODY},
+        openapi_extra={"requestBody": FEEDBACK_BODY},
         tags=["predictions"],
     )
     app.add_api_route("/v1/endpoints", handlers.endpoints, methods=["GET"], tags=["endpoints"])

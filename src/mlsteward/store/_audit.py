@@ -14,9 +14,9 @@ import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from mlsteward.core import (
@@ -40,6 +40,11 @@ __all__ = [
 ]
 
 GENESIS_HASH = "0" * 64
+_EVENTS_TABLE = cast(Table, AuditEventRow.__table__)
+_HEAD_TABLE = cast(Table, AuditHeadRow.__table__)
+_HEAD_FOR_UPDATE = (
+    select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
+)
 
 
 def canonical_json(payload: Any) -> str:
@@ -85,21 +90,22 @@ def append_event(
     The head row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite write
     transactions are already exclusive), so concurrent writers extend one chain.
     """
-    head = session.execute(
-        select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
-    ).scalar_one_or_none()
+    connection = session.connection()
+    head = connection.execute(_HEAD_FOR_UPDATE).first()
     if head is None:  # created by the first migration, so someone removed it
-        has_events = session.execute(select(AuditEventRow.seq).limit(1)).first() is not None
+        has_events = connection.execute(select(AuditEventRow.seq).limit(1)).first() is not None
         if has_events:
             raise IntegrityViolation(
                 "The audit trail's head row (table audit_head) is missing, so no new event can "
                 "be chained. Run `steward audit verify` and restore the database from a backup."
             )
-        head = AuditHeadRow(id=1, seq=0, hash=GENESIS_HASH)
-        session.add(head)
+        connection.execute(insert(_HEAD_TABLE).values(id=1, seq=0, hash=GENESIS_HASH))
+        head_seq, head_hash = 0, GENESIS_HASH
+    else:
+        head_seq, head_hash = int(head[0]), str(head[1])
     text = canonical_json(payload or {})
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    seq = head.seq + 1
+    seq = head_seq + 1
     now = utcnow()
     own = event_hash(
         seq=seq,
@@ -109,25 +115,37 @@ def append_event(
         entity_kind=entity_kind,
         entity_id=entity_id,
         payload_digest=digest,
-        prev_hash=head.hash,
+        prev_hash=head_hash,
     )
-    row = AuditEventRow(
+    # SQLAlchemy Core, not ORM units of work: an append is on the path of every change.
+    connection.execute(
+        insert(_EVENTS_TABLE).values(
+            seq=seq,
+            time=now,
+            actor=actor,
+            action=action,
+            entity_kind=entity_kind,
+            entity_id=entity_id,
+            payload=text,
+            payload_digest=digest,
+            prev_hash=head_hash,
+            hash=own,
+        )
+    )
+    connection.execute(update(_HEAD_TABLE).where(AuditHeadRow.id == 1).values(seq=seq, hash=own))
+    loaded = json.loads(text)
+    return AuditEvent(
         seq=seq,
         time=now,
         actor=actor,
         action=action,
         entity_kind=entity_kind,
         entity_id=entity_id,
-        payload=text,
+        payload=loaded if isinstance(loaded, dict) else {"_value": loaded},
         payload_digest=digest,
-        prev_hash=head.hash,
+        prev_hash=head_hash,
         hash=own,
     )
-    session.add(row)
-    head.seq = seq
-    head.hash = own
-    session.flush()
-    return _to_record(row)
 
 
 def _to_record(row: AuditEventRow) -> AuditEvent:
