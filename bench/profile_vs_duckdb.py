@@ -212,13 +212,15 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Versions: {', '.join(f'{k} {v}' for k, v in doc['versions'].items())}.",
         f"Repeats: {doc['repeats']} of each, alternating, each in a fresh process; medians.",
         "",
-        "| run | median seconds | all runs (s) | peak RSS (MB) |",
+        "| run | median seconds | all runs (s) | peak RSS, median / max (MB) |",
         "|---|---:|---|---:|",
     ]
     for kind in KINDS:
         times = ", ".join(f"{r['seconds']:.2f}" for r in doc["runs"][kind])
+        peak = max(r["peak_rss_mb"] for r in doc["runs"][kind])
         lines.append(
-            f"| {kind} | {med[kind]['seconds']:.2f} | {times} | {med[kind]['peak_rss_mb']:.0f} |"
+            f"| {kind} | {med[kind]['seconds']:.2f} | {times} | "
+            f"{med[kind]['peak_rss_mb']:.0f} / {peak:.0f} |"
         )
     ratios = doc["ratios"]
     lines += [
@@ -227,7 +229,9 @@ def markdown(doc: dict[str, Any]) -> str:
         f"(target <= 3x: {'met' if doc['targets']['time_met'] else 'NOT met'})",
         f"- Steward profile only / DuckDB SUMMARIZE: **{ratios['profile_vs_duckdb']:.2f}x**",
         f"- Steward peak memory (profile + checks): **{med['steward-full']['peak_rss_mb']:.0f} MB** "
-        f"(target < 1536 MB: {'met' if doc['targets']['memory_met'] else 'NOT met'})",
+        f"median, {doc['targets']['memory_max_mb']:.0f} MB in the worst run (target < 1536 MB "
+        f"in every run: {'met' if doc['targets']['memory_met'] else 'NOT met'}); profile "
+        f"alone {med['steward-profile']['peak_rss_mb']:.0f} MB",
         f"- Of the full run, profiling took {med['steward-full']['profile_seconds']:.2f} s and "
         f"the checks {med['steward-full']['check_seconds']:.2f} s (medians).",
         f"- Checks run: {', '.join(doc['runs']['steward-full'][0].get('checks', []))}.",
@@ -241,18 +245,32 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render(path: Path) -> None:
+    """Rewrite the Markdown of a results JSON (after changing :func:`markdown`)."""
+    doc = json.loads(path.read_text())
+    full = doc["runs"]["steward-full"]
+    doc["targets"]["memory_max_mb"] = max(r["peak_rss_mb"] for r in full)
+    doc["targets"]["memory_met"] = doc["targets"]["memory_max_mb"] < 1536
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    path.with_suffix(".md").write_text(markdown(doc))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--child", nargs=5, metavar=("KIND", "PATH", "URI", "ARTIFACTS", "REF"))
     parser.add_argument("--setup", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument("--render", metavar="JSON", help="only rewrite the Markdown of a result")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
         return
     if args.setup:
         print(json.dumps(setup_store(Path(args.setup))))
+        return
+    if args.render:
+        render(Path(args.render))
         return
 
     import pyarrow.parquet as pq
@@ -329,7 +347,8 @@ def main() -> None:
             "time_ratio_max": 3.0,
             "memory_mb_max": 1536,
             "time_met": ratios["full_vs_duckdb"] <= 3.0,
-            "memory_met": medians["steward-full"]["peak_rss_mb"] < 1536,
+            "memory_max_mb": max(r["peak_rss_mb"] for r in runs["steward-full"]),
+            "memory_met": max(r["peak_rss_mb"] for r in runs["steward-full"]) < 1536,
         },
     }
     stem = RESULTS / "profile_vs_duckdb"

@@ -70,8 +70,12 @@ def test_a_run_records_params_metrics_tags_artifacts(
     assert json.loads(client.store.artifacts.get(figure.digest))["mark"]["type"] == "point"
     assert [e.name for e in client.experiments.list(project)] == ["baseline"]
     assert client.verify_audit().ok
-    # tracked data is not audited per run; the experiment's creation is
-    assert client.audit_log(entity_kind="run", entity_id=run.id) == []
+    # each batch written for the run is audited with what it set
+    run_events = client.audit_log(entity_kind="run", entity_id=run.id)
+    assert run_events and run_events[0].action == "run.create"
+    logged_params = {k: v for e in run_events for k, v in e.payload.get("params", {}).items()}
+    assert logged_params == {k: str(v) for k, v in client.runs.get(run.id).params.items()}
+    assert sum(e.payload.get("metric_points", 0) for e in run_events) >= 1
     assert [e.action for e in client.audit_log(entity_kind="experiment")] == ["experiment.create"]
 
 

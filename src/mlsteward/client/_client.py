@@ -18,6 +18,7 @@ from mlsteward.tracking import ActiveRun, Experiments, Run, Runs, Trial, TuningR
 
 if TYPE_CHECKING:
     from mlsteward import serving
+    from mlsteward.monitoring import DriftReport, Monitoring, MonitorRun
 
 __all__ = ["Client", "connect"]
 
@@ -194,6 +195,24 @@ class Client:
             slices=slices,
             **options,
         )
+
+    # monitoring (imported on first use)
+    @property
+    def monitoring(self) -> Monitoring:
+        """Monitor runs, alerts and reports of endpoints (``st.monitoring.status("acs")``)."""
+        from mlsteward import monitoring, serving
+
+        return monitoring.Monitoring(self.store, serving.log_root(self.store, self.config))
+
+    def monitor(self, endpoint: str, **options: Any) -> MonitorRun:
+        """Monitor an endpoint's prediction log window by window against its model's
+        reference; store and return the run (see :func:`mlsteward.monitoring.monitor`)."""
+        return self.monitoring.run(endpoint, **options)
+
+    def drift(self, reference: Any, current: Any, **options: Any) -> DriftReport:
+        """Drift of every column between two datasets, files or dataset versions
+        (see :func:`mlsteward.monitoring.drift`)."""
+        return self.monitoring.drift(reference, current, **options)
 
     # serving (imported on first use: the server's web stack is not needed elsewhere)
     @property

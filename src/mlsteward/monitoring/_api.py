@@ -31,8 +31,9 @@ class Monitoring:
     >>> [a.message for a in run.alerts_for("AGEP")]  # doctest: +SKIP
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, log_root: Path | None = None) -> None:
         self._store = store
+        self._log_root = log_root
 
     def run(
         self,
@@ -47,6 +48,7 @@ class Monitoring:
         performance_reference: str | None = None,
         skew_reference: str | Sequence[str] | None = None,
         entity: str | None = None,
+        entity_column: str | None = None,
         log: str | Path | LogReader | None = None,
         feedback: str | Path | None = None,
         cost_per_hour: float | None = None,
@@ -66,8 +68,10 @@ class Monitoring:
             performance_reference=performance_reference,
             skew_reference=skew_reference,
             entity=entity,
+            entity_column=entity_column,
             log=log,
             feedback=feedback,
+            log_root=self._log_root,
             start=start,
             end=end,
             window=window,

@@ -31,7 +31,7 @@ from mlsteward.monitoring._performance import realized_performance
 from mlsteward.monitoring._quality import Domain, check_quality
 from mlsteward.monitoring._records import WindowResult
 from mlsteward.monitoring._reference import OUTPUT_CLASS, OUTPUT_SCORE, Reference
-from mlsteward.monitoring._skew import SkewReport, training_serving_skew
+from mlsteward.monitoring._skew import OfflineRows, SkewReport, training_serving_skew
 from mlsteward.monitoring._summary import CategoricalSummary, category_key, category_keys
 from mlsteward.monitoring._tables import DataSummary, column_items, summarise_window
 from mlsteward.monitoring._thresholds import MonitorThresholds
@@ -56,8 +56,9 @@ class WindowContext:
     reference_name: str = "reference"
     multivariate: bool = True
     cost_per_hour: float | None = None
-    skew_rows: pa.Table | None = None
+    skew_rows: OfflineRows | None = None
     entity: str | None = None
+    entity_column: str | None = None
     scorer: Callable[[pa.Table], np.ndarray] | None = None
     bridge: dict[tuple[str, float], float] = field(default_factory=dict)
     _sample_codes: np.ndarray | None = None
@@ -198,12 +199,14 @@ def _gates(
 def _skew(ctx: WindowContext, table: pa.Table) -> SkewReport | None:
     if ctx.skew_rows is None or ctx.entity is None:
         return None
-    if ctx.entity not in table.column_names:
+    column = ctx.entity_column or ctx.entity
+    if column not in table.column_names:
         return None
     return training_serving_skew(
         table,
         ctx.skew_rows,
         entity=ctx.entity,
+        served_entity=column,
         features=ctx.reference.features,
         kinds=ctx.reference.kinds,
         threshold=ctx.thresholds.skew_mismatch_share,

@@ -32,6 +32,7 @@ from mlsteward.monitoring._quality import domains_from
 from mlsteward.monitoring._records import MonitorRun, WindowResult, clean
 from mlsteward.monitoring._reference import Reference, build_reference, load_or_build_reference
 from mlsteward.monitoring._runner import WindowContext, evaluate_window
+from mlsteward.monitoring._skew import OfflineRows
 from mlsteward.monitoring._thresholds import Alert, MonitorThresholds
 from mlsteward.monitoring._windows import LogReader, parse_window
 from mlsteward.store import Store
@@ -289,8 +290,10 @@ def monitor(
     performance_reference: str | None = None,
     skew_reference: str | Sequence[str] | None = None,
     entity: str | None = None,
+    entity_column: str | None = None,
     log: str | Path | LogReader | None = None,
     feedback: str | Path | None = None,
+    log_root: Path | None = None,
     start: datetime | str | None = None,
     end: datetime | str | None = None,
     window: str | int | None = None,
@@ -307,6 +310,8 @@ def monitor(
         prediction_log = log
     elif log is not None:
         prediction_log = LogReader(log, feedback, endpoint=endpoint)
+    elif log_root is not None:
+        prediction_log = LogReader.for_endpoint(log_root, endpoint)
     else:
         prediction_log = LogReader.of_store(store, endpoint)
     begin, finish = _when(start, "start"), _when(end, "end")
@@ -326,7 +331,8 @@ def monitor(
     from mlsteward.registry import load_model
 
     scorer = None
-    skew_rows = _skew_context(store, project, skew_reference, entity, ref.features)
+    skew_table = _skew_context(store, project, skew_reference, entity, ref.features)
+    skew_rows = None if skew_table is None or entity is None else OfflineRows(skew_table, entity)
     if skew_rows is not None and ref.task == "binary":
         predictor = load_model(store, project, version.ref, domain="off")
         index = 1
@@ -349,6 +355,7 @@ def monitor(
         cost_per_hour=cost_per_hour,
         skew_rows=skew_rows,
         entity=entity,
+        entity_column=entity_column,
         scorer=scorer,
     )
     inputs = set(prediction_log.layout.inputs)
@@ -360,15 +367,19 @@ def monitor(
         )
     read_features = list(ref.features)
     extra: list[str] = []
-    if entity is not None:
-        if entity in inputs:
-            read_features.append(entity)
-        elif entity in prediction_log.layout.columns:
-            extra.append(entity)
+    served_entity = entity_column or entity
+    if served_entity is not None and skew_rows is not None:
+        if served_entity == "request_id":
+            pass  # always read
+        elif served_entity in inputs:
+            read_features.append(served_entity)
+        elif served_entity in prediction_log.layout.columns:
+            extra.append(served_entity)
         else:
             raise InvalidInput(
-                f"The log of {endpoint!r} has no entity column {entity!r} (neither an input nor "
-                "a column of its own); skew needs the id both sides share."
+                f"The log of {endpoint!r} has no entity column {served_entity!r} (neither an "
+                "input nor a column of its own); skew needs the id both sides share "
+                "(entity_column=request_id when request ids are the entity ids)."
             )
     windows = prediction_log.windows(spec, begin, finish, include_shadow=include_shadow)
     results: list[WindowResult] = []

@@ -16,11 +16,10 @@ itself instead of waiting for a thread. Guarantees:
   :class:`StoreUnavailable` (or the original :class:`StewardError`) if the store still
   fails. Params refused as conflicting with stored values are raised by the next flush as
   :class:`Conflict`.
-- **Not audited per run**: a run's record, params, tags and metrics are tracked data, like
-  MLflow's, written without an audit event (an event costs more than the whole batch of a
-  short run). What the audit trail needs from tracking is audited where it happens:
-  experiment creation, inputs (dataset lineage), candidate models, and status changes made
-  afterwards (``steward runs end``).
+- **Audited per batch**: each batch transaction appends one audit event (``run.create`` for
+  the batch that creates the run, ``run.log`` after) naming the params and tags it set, the
+  number and keys of the metric points and the status, so the audit trail covers every
+  change without one event per metric point.
 - **Bounded memory**: at most ``max_pending`` metric points wait; a producer that gets
   ahead writes a batch itself before enqueuing more (backpressure). A paused writer whose
   queue is full raises its failure instead of growing.
@@ -369,7 +368,31 @@ class RunWriter:
                             f"`steward runs end`); it is not marked {status!r}."
                         )
                     )
+            tx.audit(
+                "run.create" if new_run else "run.log", "run", run_id, _batch_summary(batch)
+            )
         return errors
+
+
+def _batch_summary(batch: _Batch) -> dict[str, Any]:
+    """What one batch changed, for its audit event (metric points by count and keys)."""
+    summary: dict[str, Any] = {}
+    if batch.creation is not None:
+        summary["run"] = {
+            k: v
+            for k, v in batch.creation.items()
+            if k in {"experiment_id", "name", "parent_id", "status", "project_id"}
+        }
+    if batch.params:
+        summary["params"] = dict(batch.params)
+    if batch.tags:
+        summary["tags"] = dict(batch.tags)
+    if batch.metrics:
+        summary["metric_points"] = len(batch.metrics)
+        summary["metric_keys"] = sorted({item[0] for item in batch.metrics})
+    if batch.ending is not None:
+        summary["status"] = batch.ending[0]
+    return summary
 
 
 def _param_conflict(run_id: str, key: str, stored: str, offered: str) -> Conflict:
