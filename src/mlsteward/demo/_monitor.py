@@ -127,11 +127,20 @@ def step_monitor(ctx: DemoContext) -> str:
     t0 = time.perf_counter()
     replay = _replay(ctx, endpoint)
     replay_seconds = time.perf_counter() - t0
-    batches = ctx.results.get("data", {}).get("batches", {})
+    data = ctx.results.get("data", {})
+    batches = data.get("batches", {})
     skew = [v.ref for v in batches.values()] or None
+    champion = st.models.get("employment@champion", project=ctx.project)
+    references: dict[str, Any] = {}
+    if not champion.training_datasets and "acs-2015" in data:
+        # a champion registered without its data (the registry step's quick fallback)
+        references["reference"] = data["acs-2015"].ref
+        if "test" in data:
+            references["performance_reference"] = data["test"].ref
     run = st.monitor(
         endpoint,
         project=ctx.project,
+        **references,
         start=datetime(2016, 1, 1, tzinfo=UTC),
         end=datetime(2019, 1, 1, tzinfo=UTC),
         window="30d",

@@ -1,9 +1,9 @@
 """Demo step of serving: serve the champion, canary the challenger, replay 2016 traffic
 through the server over HTTP on loopback, then send the delayed labels.
 
-The server runs in this process (uvicorn in a thread, on a free 127.0.0.1 port) exactly as
-``steward serve`` would run it; the replay is an asyncio httpx client with a few requests
-in flight. Canary steps are held for fewer requests and seconds than the charter asks
+The server is ``steward serve`` in a child process on a free 127.0.0.1 port (stopped
+gracefully at the end, which flushes its log); the replay is an asyncio httpx client in
+this process with a few requests in flight. Canary steps are held for fewer requests and seconds than the charter asks
 (60 candidate requests and 1 s instead of 1,000 and 10 minutes) so that the demo takes
 seconds; the guardrails are the charter's. The endpoint and where its log lives go to
 ``ctx.results["serving"]`` for the monitoring step.
@@ -12,9 +12,13 @@ seconds; the guardrails are the charter's. The endpoint and where its log lives 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
-import threading
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from mlsteward.core import StewardError
@@ -41,6 +45,39 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _start_server(st: Any, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """``steward serve`` in a child process, on loopback, with short intervals."""
+    command = [
+        sys.executable, "-c", "from mlsteward.cli import main; main()",
+        "--uri", st.store.uri, "serve", "--endpoint", ENDPOINT, "--port", str(port),
+        "--flush-seconds", "0.5", "--poll-seconds", "0.5", "--check-seconds", "0.5",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "STEWARD_ARTIFACTS": st.store.artifacts.uri,
+        "STEWARD_ACTOR": st.store.actor,
+    }
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait_ready(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise StewardError(f"The demo's model server stopped: {log.read_text()[-1500:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise StewardError(f"The demo's model server did not become ready in 60 s (see {log}).")
 
 
 def _override(ctx: DemoContext, ref: str) -> str | None:
@@ -85,12 +122,10 @@ async def _replay(url: str, rows: list[dict[str, Any]], ids: list[str]) -> dict[
 def step_serve(ctx: DemoContext) -> str:
     """Serve, canary, replay 2016 traffic, send the labels; report what happened."""
     import httpx
-    import uvicorn
-    from threadpoolctl import threadpool_limits
 
     from mlsteward.datasets import load_acs_employment
     from mlsteward.demo._registry import MODEL_NAME, step_registry
-    from mlsteward.serving import ServeOptions, ServingRuntime, create_app, log_root
+    from mlsteward.serving import log_root
 
     st = ctx.client
     if "registry" not in ctx.results:
@@ -102,27 +137,11 @@ def step_serve(ctx: DemoContext) -> str:
         override_reason=_override(ctx, champion),
     )  # fmt: skip
     root = log_root(st.store, st.config)
-    runtime = ServingRuntime(
-        ServeOptions(
-            endpoints=(ENDPOINT,), flush_seconds=0.5, poll_seconds=0.5, check_seconds=0.5, seed=2016
-        ),
-        store=st.store,
-        log_root=root,
-    )
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="steward-demo-server", daemon=True)
-    limits = threadpool_limits(limits=1)  # as steward serve does: one native thread per worker
-    thread.start()
     url = f"http://127.0.0.1:{port}"
+    server = _start_server(st, port, ctx.directory / "server.log")
     try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise StewardError("The demo's model server did not start.")
-            time.sleep(0.05)
+        _wait_ready(server, url, ctx.directory / "server.log")
         canary = st.deploy(
             challenger, ENDPOINT, strategy="canary", override_reason=_override(ctx, challenger),
             **CANARY,
@@ -142,8 +161,6 @@ def step_serve(ctx: DemoContext) -> str:
         settle = time.monotonic() + 5
         while st.rollouts.get(ENDPOINT).running and time.monotonic() < settle:
             time.sleep(0.25)
-        assert runtime.log is not None
-        runtime.log.wait_idle()
         labels = sample["employed"].astype(int).tolist()
         sent = 0
         with httpx.Client(base_url=url, timeout=60) as client:
@@ -158,9 +175,12 @@ def step_serve(ctx: DemoContext) -> str:
                 answer.raise_for_status()
                 sent += int(answer.json()["count"])
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        limits.restore_original_limits()
+        server.send_signal(signal.SIGTERM)  # a graceful stop flushes the prediction log
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     final = st.rollouts.get(ENDPOINT, canary.number)
     for event in final.events:
         ctx.console.print(f"    rollout: {event.describe()}")
