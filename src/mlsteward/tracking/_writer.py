@@ -368,9 +368,7 @@ class RunWriter:
                             f"`steward runs end`); it is not marked {status!r}."
                         )
                     )
-            tx.audit(
-                "run.create" if new_run else "run.log", "run", run_id, _batch_summary(batch)
-            )
+            tx.audit("run.create" if new_run else "run.log", "run", run_id, _batch_summary(batch))
         return errors
 
 
