@@ -30,12 +30,12 @@ __all__ = ["ENDPOINT", "step_serve"]
 
 ENDPOINT: Final = "acs-employment"
 REPLAY_ROWS: Final = 3_000
-IN_FLIGHT: Final = 8
+IN_FLIGHT: Final = 4
 CANARY: Final[dict[str, Any]] = {
     "steps": [5, 25, 50, 100],
     "min_requests": 60,
     "min_duration": 1.0,
-    "guardrails": {"min_samples": 30, "min_shift_samples": 100, "min_labels": 100},
+    "guardrails": {"min_samples": 30, "min_shift_samples": 150, "min_labels": 100},
 }
 NOT_FEATURES: Final = ("employed", "id", "year", "prediction", "predicted_probability")
 

@@ -15,7 +15,9 @@ error_rate          candidate: failed / (answered + failed)      >= min_samples 
 latency_p95_ms      candidate: 95th percentile, answered rows    >= min_samples, bound set
 latency_p99_ms      candidate: 99th percentile, answered rows    >= min_samples, bound set
 score_psi           candidate scores vs baseline scores (PSI,    >= min_shift_samples each
-                    10 bins at the baseline's deciles)
+                    10 bins at the baseline's deciles, less
+                    the 9 (1/n + 1/m) two samples of one
+                    distribution show by chance)
 performance         accuracy (classifier) or mean absolute       >= min_labels labelled
                     error (regressor), candidate vs baseline     rows each
 ==================  ===========================================  ==========================
@@ -42,6 +44,7 @@ from mlsteward.serving._records import Deployment
 __all__ = ["Check", "Decision", "judge_rollout", "population_stability_index"]
 
 Action = Literal["hold", "advance", "promote", "rollback"]
+PSI_BINS = 10
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,9 @@ class Decision:
         return {"action": self.action, "reason": self.reason, **self.measurements()}
 
 
-def population_stability_index(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
+def population_stability_index(
+    expected: np.ndarray, actual: np.ndarray, bins: int = PSI_BINS
+) -> float:
     """PSI of ``actual`` against ``expected``, with bins at the deciles of ``expected``.
 
     >>> rng = np.random.default_rng(0)
@@ -230,14 +235,20 @@ def judge_rollout(deployment: Deployment, observed: pa.Table, now: datetime) -> 
         )
     else:
         psi = population_stability_index(b_scores, c_scores)
-        status = "fail" if psi > rails.max_score_psi else "pass"
+        # PSI of two samples of one distribution is not 0 but about (bins - 1)(1/n + 1/m):
+        # judge what exceeds that, so that small samples do not raise false alarms
+        bias = (PSI_BINS - 1) * (1 / len(c_scores) + 1 / len(b_scores))
+        excess = max(0.0, psi - bias)
+        status = "fail" if excess > rails.max_score_psi else "pass"
         checks.append(
             Check(
                 "score_psi",
                 status,
-                psi,
+                excess,
                 rails.max_score_psi,
-                f"PSI of the candidate's scores against the baseline's = {psi:.4f}; at most "
+                f"PSI of the candidate's scores against the baseline's = {psi:.4f} "
+                f"({excess:.4f} above the {bias:.4f} expected from sampling alone, with "
+                f"{len(c_scores)} and {len(b_scores)} scores); at most "
                 f"{rails.max_score_psi:g} allowed",
                 shift_n,
             )

@@ -59,7 +59,7 @@ class Guardrails:
     max_score_psi: float = 0.2
     max_performance_drop: float = 0.02
     min_samples: int = 20
-    min_shift_samples: int = 100
+    min_shift_samples: int = 200
     min_labels: int = 100
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
