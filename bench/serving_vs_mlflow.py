@@ -228,7 +228,7 @@ def run_wrk(url: str, path: str, bodies: list[str], seconds: float) -> dict[str,
         script = handle.name
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{int(round(seconds))}s", "--latency", "-s", script, url],
+            ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{round(seconds)}s", "--latency", "-s", script, url],
             check=True, capture_output=True, text=True, timeout=seconds + 60,
         ).stdout  # fmt: skip
     finally:

@@ -17,8 +17,10 @@ from mlsteward.cli import (
     _data,
     _db,
     _deploy,
+    _drift,
     _evaluate,
     _models,
+    _monitor,
     _package,
     _predict,
     _projects,
@@ -102,6 +104,8 @@ app.add_typer(_deploy.endpoints_app, name="endpoints")
 app.command("serve")(_serve.serve)
 app.add_typer(_rollout.app, name="rollout")
 app.command("predict")(_predict.predict)
+app.add_typer(_monitor.app, name="monitor")
+app.command("drift")(_drift.drift)
 
 
 def _debug_setting() -> bool:

@@ -32,6 +32,8 @@ LABELLED_YEARS: Final = (2016, 2017)
 FAULT_START: Final = datetime(2018, 7, 1, tzinfo=UTC)
 FAULTY_FEATURE: Final = "AGEP"
 DEFAULT_ENDPOINT: Final = "acs-employment"
+COST_PER_HOUR: Final = 0.0002
+"""What the endpoint's replica costs per hour in the demo (USD): about 0.025 per 1,000."""
 NOT_FEATURES: Final = ("employed", "id", "year", "prediction", "predicted_probability")
 
 
@@ -80,7 +82,8 @@ def _replay(ctx: DemoContext, endpoint: str) -> dict[str, Any]:
     faulty = 0
     labels: dict[int, tuple[list[str], list[Any]]] = {}
     for year in YEARS:
-        frame = acs[acs["year"] == year].reset_index(drop=True)
+        frame = acs[acs["year"] == year].sample(frac=1.0, random_state=year)  # arrival order
+        frame = frame.reset_index(drop=True)
         times = _times(len(frame), year, rng)
         features = frame[names].copy()
         broken = (times >= FAULT_START.timestamp()) & (frame["id"].to_numpy() % 3 == 0)
@@ -140,6 +143,7 @@ def step_monitor(ctx: DemoContext) -> str:
     run = st.monitor(
         endpoint,
         project=ctx.project,
+        model=champion.ref,
         **references,
         start=datetime(2016, 1, 1, tzinfo=UTC),
         end=datetime(2019, 1, 1, tzinfo=UTC),
@@ -147,7 +151,7 @@ def step_monitor(ctx: DemoContext) -> str:
         skew_reference=skew,
         entity="id" if skew else None,
         entity_column="request_id" if skew else None,
-        cost_per_hour=0.0004,
+        cost_per_hour=COST_PER_HOUR,
     )
     report = ctx.directory / "reports" / f"monitoring-{endpoint}.html"
     report.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from mlsteward.demo._charter import step_charter
 from mlsteward.demo._data import step_check, step_register, step_split
 from mlsteward.demo._develop import step_develop
 from mlsteward.demo._evaluate import step_evaluate
+from mlsteward.demo._monitor import step_monitor
 from mlsteward.demo._registry import step_registry
 from mlsteward.demo._serve import step_serve
 
@@ -80,6 +81,7 @@ STEPS: list[DemoStep] = [
     DemoStep("Register champion and challenger", step_registry),
     DemoStep("Evaluate champion and challenger", step_evaluate),
     DemoStep("Serve the champion, canary the challenger", step_serve),
+    DemoStep("Monitor 2016-2018 traffic, with a pipeline fault", step_monitor),
 ]
 
 

@@ -155,8 +155,8 @@ def domain_classifier(
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(x, y):
         model = HistGradientBoostingClassifier(
-            max_iter=40,
-            learning_rate=0.2,
+            max_iter=30,
+            learning_rate=0.25,
             max_leaf_nodes=15,
             categorical_features=mask,
             random_state=seed,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from mlsteward.core import InvalidInput, NotFound, ensure_utc, new_id, utcnow
 from mlsteward.monitoring._quality import domains_from
@@ -96,30 +97,38 @@ def _project_and_endpoint(
 
 
 def _model_version(
-    store: Store, project: str, endpoint: str, model: str | None, log: LogReader
+    store: Store,
+    project: str,
+    endpoint: str,
+    model: str | None,
+    log: LogReader,
+    start: datetime | None,
+    end: datetime | None,
 ) -> Any:
+    """The model given, else the version that answered most of the monitored rows, else
+    the endpoint's live route with the largest weight."""
     from mlsteward.registry import list_routes, resolve_model
 
     if model is not None:
         return resolve_model(store, project, model)
+    named = log.model_versions(start, end)
+    if named:
+        value = max(named, key=lambda k: named[k])
+        try:
+            return resolve_model(store, project, value)
+        except (InvalidInput, NotFound) as exc:
+            raise InvalidInput(
+                f"The log of {endpoint!r} names model {value!r}, which is not a model version "
+                f"of project {project!r} ({exc.message}); pass model=NAME@VERSION (--model)."
+            ) from None
     routes = [r for r in list_routes(store, project, endpoint=endpoint) if r.mode == "live"]
     if routes:
         best = max(routes, key=lambda r: r.weight)
         return resolve_model(store, project, best.ref)
-    named = log.model_versions()
-    if not named:
-        raise InvalidInput(
-            f"Which model does endpoint {endpoint!r} serve? It has no routes and its log names "
-            "no model version; pass model=NAME@VERSION (--model)."
-        )
-    value = max(named, key=lambda k: named[k])
-    try:
-        return resolve_model(store, project, value)
-    except (InvalidInput, NotFound) as exc:
-        raise InvalidInput(
-            f"The log of {endpoint!r} names model {value!r}, which is not a model version of "
-            f"project {project!r} ({exc.message}); pass model=NAME@VERSION (--model)."
-        ) from None
+    raise InvalidInput(
+        f"Which model does endpoint {endpoint!r} serve? Its log names no model version and "
+        "it has no routes; pass model=NAME@VERSION (--model)."
+    )
 
 
 def _charter(store: Store, project: str) -> Any:
@@ -319,7 +328,7 @@ def monitor(
         raise InvalidInput(
             f"The end ({finish.isoformat()}) must be after the start ({begin.isoformat()})."
         )
-    version = _model_version(store, project, endpoint, model, prediction_log)
+    version = _model_version(store, project, endpoint, model, prediction_log, begin, finish)
     charter = _charter(store, project)
     spec = parse_window(
         window if window is not None else (charter.charter.monitoring.window if charter else "1d")
@@ -383,11 +392,14 @@ def monitor(
             )
     windows = prediction_log.windows(spec, begin, finish, include_shadow=include_shadow)
     results: list[WindowResult] = []
-    for item in windows:
-        table = prediction_log.read(
-            item, features=read_features, include_shadow=include_shadow, extra=extra
-        )
-        results.append(evaluate_window(context, item, table))
+    # models in the loop (domain classifier, replays) run on small windows: one native
+    # thread each avoids OpenMP oversubscription, which costs far more than it gains here
+    with threadpool_limits(limits=1):
+        for item in windows:
+            table = prediction_log.read(
+                item, features=read_features, include_shadow=include_shadow, extra=extra
+            )
+            results.append(evaluate_window(context, item, table))
     if log is None or not isinstance(log, LogReader):
         prediction_log.close()
     return _finish(

@@ -539,16 +539,22 @@ class LogReader:
             *(f"{_quote(e)}" for e in extra),
         ]
         sql = f"SELECT {', '.join(selected)} FROM {source} WHERE {where} ORDER BY time, request_id"
-        return self._db.execute(sql, params).to_arrow_table()
+        return self._db.sql(sql, params=params).to_arrow_table()
 
-    def model_versions(self, include_shadow: bool = False) -> dict[str, int]:
-        """How many predictions each model version answered (one aggregate query)."""
+    def model_versions(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        include_shadow: bool = False,
+    ) -> dict[str, int]:
+        """How many predictions each model version answered in ``[start, end)``."""
         if self.layout.model_version is None:
             return {}
-        where, params = self._where(None, None, include_shadow, None)
+        where, params = self._where(start, end, include_shadow, None)
         rows = self._db.execute(
             f"SELECT CAST({self.layout.model_version} AS VARCHAR) AS v, count(*) FROM "
-            f"{self._from(None, None, labels=False)[0]} WHERE {where} GROUP BY v",
+            f"{self._from(start, end, labels=False)[0]} WHERE {where} GROUP BY v",
             params,
         ).fetchall()
         return {str(v): int(n) for v, n in rows if v is not None}

@@ -42,7 +42,6 @@ Read it with :func:`read_predictions` (an Arrow table) or :func:`predictions_rel
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from mlsteward.serving._models import Outputs, ServedModel
@@ -119,75 +119,83 @@ def _safe_array(values: list[Any], kind: pa.DataType) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
-def _repeat(items: Sequence[LogItem], value: Any) -> list[Any]:
-    return list(
-        itertools.chain.from_iterable(itertools.repeat(value(i), len(i.ids)) for i in items)
-    )
+def _per_row(values: list[Any], kind: pa.DataType, owner: np.ndarray | None) -> pa.Array:
+    """A column from one value per item, repeated for the rows of each item."""
+    array = pa.array(values, kind)
+    return array if owner is None else array.take(owner)
+
+
+def _flat(parts: list[Any], counts: list[int], single: bool) -> list[Any]:
+    """One value per row from per-item lists (None for an item without them)."""
+    if single:
+        return [None if p is None else p[0] for p in parts]
+    out: list[Any] = []
+    for part, n in zip(parts, counts, strict=True):
+        out.extend([None] * n if part is None else part)
+    return out
 
 
 def build_table(items: Sequence[LogItem]) -> pa.Table:
-    """One table of log rows from items of one endpoint (see the schema above)."""
-    n_rows = sum(len(i.ids) for i in items)
-    ids = list(itertools.chain.from_iterable(i.ids for i in items))
-    times = _repeat(items, lambda i: int(i.time * 1_000_000))
-    types = {i.model.prediction_type for i in items if i.model is not None and i.outputs}
+    """One table of log rows from items of one endpoint (see the schema above).
+
+    Per-item values are converted once and repeated by index (``take``) for items of
+    several rows; the common case, one row per request, takes the shortest path.
+    """
+    counts = [len(i.ids) for i in items]
+    n_rows = sum(counts)
+    single = n_rows == len(items)
+    owner = None if single else np.repeat(np.arange(len(items)), counts)
+    ids = [i.ids[0] for i in items] if single else [x for i in items for x in i.ids]
+    models = [i.model for i in items]
+    outputs = [i.outputs for i in items]
+    types = {m.prediction_type for m, o in zip(models, outputs, strict=True) if m and o}
     prediction_type = types.pop() if len(types) == 1 else pa.string()
-    predictions: list[Any] = []
-    scores: list[Any] = []
-    probabilities: list[Any] = []
-    raws: list[Any] = []
-    for item in items:
-        n = len(item.ids)
-        out = item.outputs
-        if out is None:
-            predictions.extend([None] * n)
-            scores.extend([None] * n)
-            probabilities.extend([None] * n)
-        else:
-            predictions.extend(out.predictions)
-            scores.extend(out.scores if out.scores is not None else [None] * n)
-            probabilities.extend(out.probabilities if out.probabilities is not None else [None] * n)
-        if item.raw is None:
-            raws.extend([None] * n)
-        else:
-            raws.extend(json.dumps(r, default=str)[:_MAX_RAW] for r in item.raw)
+    predictions = _flat([None if o is None else o.predictions for o in outputs], counts, single)
+    scores = _flat([None if o is None else o.scores for o in outputs], counts, single)
+    probabilities = _flat([None if o is None else o.probabilities for o in outputs], counts, single)
+    raws = _flat(
+        [
+            None if i.raw is None else [json.dumps(r, default=str)[:_MAX_RAW] for r in i.raw]
+            for i in items
+        ],
+        counts,
+        single,
+    )
     fields: dict[str, pa.DataType] = {}
-    for item in items:
-        if item.model is not None and item.columns is not None:
-            for name, kind in item.model.input_types.items():
-                if fields.setdefault(name, kind) != kind:
-                    fields[name] = pa.string()
-    children = []
-    for name, kind in fields.items():
-        values: list[Any] = []
-        for item in items:
-            column = None if item.columns is None else item.columns.get(name)
-            values.extend(column if column is not None else [None] * len(item.ids))
-        children.append(_safe_array(values, kind))
-    valid = list(itertools.chain.from_iterable([i.columns is not None] * len(i.ids) for i in items))
+    for model in {id(m): m for m in models if m is not None}.values():
+        for name, kind in model.input_types.items():
+            if fields.setdefault(name, kind) != kind:
+                fields[name] = pa.string()
+    columns_of = [i.columns for i in items]
+    children = [
+        _safe_array(
+            _flat([None if c is None else c.get(name) for c in columns_of], counts, single), kind
+        )
+        for name, kind in fields.items()
+    ]
+    times = (np.fromiter((i.time for i in items), float, len(items)) * 1e6).astype(np.int64)
     columns: dict[str, pa.Array] = {
         "request_id": pa.array(ids, pa.string()),
-        "time": pa.array(times, pa.timestamp("us", tz="UTC")),
-        "endpoint": pa.array(_repeat(items, lambda i: i.endpoint), pa.string()),
-        "project": pa.array(
-            _repeat(items, lambda i: i.project or (i.model.project if i.model else None)),
+        "time": pa.array(times, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "endpoint": _per_row([i.endpoint for i in items], pa.string(), owner),
+        "project": _per_row(
+            [i.project or (i.model.project if i.model else None) for i in items],
             pa.string(),
+            owner,
         ),
-        "model": pa.array(_repeat(items, lambda i: i.model.name if i.model else None), pa.string()),
-        "model_version": pa.array(
-            _repeat(items, lambda i: i.model.version if i.model else None), pa.int32()
-        ),
-        "shadow": pa.array(_repeat(items, lambda i: i.shadow), pa.bool_()),
-        "status": pa.array(_repeat(items, lambda i: i.status), pa.string()),
-        "error": pa.array(_repeat(items, lambda i: i.error), pa.string()),
-        "latency_ms": pa.array(_repeat(items, lambda i: i.latency_ms), pa.float64()),
+        "model": _per_row([m.name if m else None for m in models], pa.string(), owner),
+        "model_version": _per_row([m.version if m else None for m in models], pa.int32(), owner),
+        "shadow": _per_row([i.shadow for i in items], pa.bool_(), owner),
+        "status": _per_row([i.status for i in items], pa.string(), owner),
+        "error": _per_row([i.error for i in items], pa.string(), owner),
+        "latency_ms": _per_row([i.latency_ms for i in items], pa.float64(), owner),
         "prediction": _safe_array(predictions, prediction_type),
         "score": pa.array(scores, pa.float64()),
         "probabilities": pa.array(probabilities, pa.list_(pa.float64())),
     }
     if fields:
-        mask = pa.array([not v for v in valid], pa.bool_())
-        columns["inputs"] = pa.StructArray.from_arrays(children, names=list(fields), mask=mask)
+        invalid = _per_row([c is None for c in columns_of], pa.bool_(), owner)
+        columns["inputs"] = pa.StructArray.from_arrays(children, names=list(fields), mask=invalid)
     columns["raw"] = pa.array(raws, pa.string())
     table = pa.table(columns)
     assert table.num_rows == n_rows

@@ -1,14 +1,20 @@
-"""What a check sees: the version, its data file read a column at a time, the reference,
-the charter's input domain, and the time "now"."""
+"""What a check sees: the version, its data file (read in batches or a column at a time),
+its stored profile, the reference, the charter's input domain, and the time "now".
+
+Checks read what the stored profile already knows (missing counts, min and max, category
+counts, exact value counts, bucket histograms) before they touch the data, and when they
+must read the data they stream it in record batches of only the columns they need.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import numpy as np
@@ -17,14 +23,29 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlsteward.core import InvalidInput
+from mlsteward.data._column_profile import ColumnProfile
+from mlsteward.data._profile import DatasetProfile, profile_dataset
 from mlsteward.data._records import CheckResult, CheckStatus, DatasetVersion
 from mlsteward.data._types import infer_column_type
 
-__all__ = ["DUCKDB_MEMORY", "CheckContext", "Domain", "quote", "result"]
+__all__ = [
+    "BATCH_ROWS",
+    "DUCKDB_MEMORY",
+    "CheckContext",
+    "Domain",
+    "as_floats",
+    "decoded",
+    "quote",
+    "result",
+]
 
-_CACHE_COLUMNS = 4
-DUCKDB_MEMORY = "512MB"
+_CACHE_COLUMNS: Final = 4
+BATCH_ROWS: Final = 262_144
+"""Rows per record batch when a check streams the data file."""
+DUCKDB_MEMORY: Final = "512MB"
 """Memory DuckDB may use for table-wide checks (duplicate rows) before spilling to disk."""
+
+ProfileLoader = Callable[[Path], DatasetProfile]
 
 
 @dataclass(frozen=True)
@@ -36,22 +57,39 @@ class Domain:
     source: str
 
 
+def decoded(column: pa.Array | pa.ChunkedArray) -> Any:
+    """A column as checks read it: dictionaries decoded, large strings as strings."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_large_string(column.type):
+        column = column.cast(pa.string())
+    return column
+
+
+def as_floats(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The present values of a numeric column as float64 (nulls and NaN dropped)."""
+    if pa.types.is_boolean(column.type):
+        column = column.cast(pa.int8())
+    values = np.asarray(column.drop_null().cast(pa.float64()).to_numpy(), dtype=np.float64)
+    nan = np.isnan(values)
+    return values[~nan] if nan.any() else values
+
+
 @dataclass
 class _Data:
     version: DatasetVersion
     path: Path
+    load_profile: ProfileLoader | None = None
     _cache: OrderedDict[str, pa.ChunkedArray] = field(default_factory=OrderedDict)
+    _profile: DatasetProfile | None = None
+    _schema: pa.Schema | None = None
 
     def column(self, name: str) -> pa.ChunkedArray:
         """One column, decoded from dictionary encoding (a few are kept cached)."""
         if name in self._cache:
             self._cache.move_to_end(name)
             return self._cache[name]
-        column = pq.read_table(self.path, columns=[name]).column(0)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        if pa.types.is_large_string(column.type):
-            column = column.cast(pa.string())
+        column: pa.ChunkedArray = decoded(pq.read_table(self.path, columns=[name]).column(0))
         self._cache[name] = column
         if len(self._cache) > _CACHE_COLUMNS:
             self._cache.popitem(last=False)
@@ -59,15 +97,47 @@ class _Data:
 
     def numeric(self, name: str) -> np.ndarray:
         """A numeric column as float64 (missing values dropped)."""
-        column = self.column(name)
-        if pa.types.is_boolean(column.type):
-            column = column.cast(pa.int8())
-        return np.asarray(column.drop_null().cast(pa.float64()).to_numpy(), dtype=np.float64)
+        return as_floats(self.column(name))
+
+    def arrow_type(self, name: str) -> pa.DataType:
+        """The type :meth:`column` gives a column, read from the file's footer only."""
+        if self._schema is None:
+            self._schema = pq.read_schema(self.path)
+        kind = self._schema.field(name).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        return pa.string() if pa.types.is_large_string(kind) else kind
+
+    def batches(self, columns: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """The rows of ``columns`` as record batches of at most ``batch_rows`` rows, in file
+        order (memory bounded by a batch; columns decoded as :meth:`column` does)."""
+        with pq.ParquetFile(self.path, pre_buffer=False) as reader:
+            for batch in reader.iter_batches(batch_size=batch_rows, columns=columns):
+                arrays = [decoded(a) for a in batch.columns]
+                yield pa.RecordBatch.from_arrays(arrays, names=list(columns))
+
+    @property
+    def profile(self) -> DatasetProfile:
+        """The version's profile: the stored one, else computed (streamed) once."""
+        if self._profile is None:
+            if self.load_profile is None:
+                self._profile = profile_dataset(self.path, column_types=self.version.column_types)
+            else:
+                self._profile = self.load_profile(self.path)
+        return self._profile
+
+    def summary(self, name: str) -> ColumnProfile:
+        """The profile of one column."""
+        return self.profile[name]
+
+    def present(self, name: str) -> int:
+        """Number of present (not missing) values of a column."""
+        return self.summary(name).count
 
 
 @dataclass
 class CheckContext:
-    """Inputs of one check run; checks read columns through it, never whole tables."""
+    """Inputs of one check run; checks read the profile, or stream columns, through it."""
 
     data: _Data
     reference: _Data | None
@@ -75,6 +145,8 @@ class CheckContext:
     now: datetime
     connection: duckdb.DuckDBPyConnection
     spill: tempfile.TemporaryDirectory[str] | None = None
+    cache: dict[Any, Any] = field(default_factory=dict)
+    """Results shared by checks of one run (e.g. the labelled sample of the target)."""
 
     @classmethod
     def open(
@@ -85,16 +157,21 @@ class CheckContext:
         reference_path: Path | None,
         charter_domain: Domain | None,
         now: datetime,
+        *,
+        profiles: Callable[[DatasetVersion], ProfileLoader | None] | None = None,
     ) -> CheckContext:
+        """``profiles(version)`` gives the loader of a version's stored profile (without
+        one, or when it gives None, the profile is computed from the file when needed)."""
         ref = None
         if reference is not None and reference_path is not None:
-            ref = _Data(reference, reference_path)
+            ref = _Data(reference, reference_path, profiles(reference) if profiles else None)
         # bounded memory: DuckDB spills to a temporary directory of its own
         spill = tempfile.TemporaryDirectory(prefix="steward-checks-")
         connection = duckdb.connect(
             config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill.name}
         )
-        return cls(_Data(version, path), ref, charter_domain, now, connection, spill)
+        data = _Data(version, path, profiles(version) if profiles else None)
+        return cls(data, ref, charter_domain, now, connection, spill)
 
     @property
     def version(self) -> DatasetVersion:
@@ -110,26 +187,32 @@ class CheckContext:
             self.spill.cleanup()
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Run DuckDB SQL where ``data`` (and ``reference``) name the Parquet files."""
+        """Run DuckDB SQL where ``{data}`` names the Parquet file (the first parameter)."""
         text = query.replace("{data}", "read_parquet(?)")
         return self.connection.execute(text, [str(self.data.path), *params]).fetchall()
 
     def missing_rates(self, columns: list[str]) -> dict[str, float]:
-        """Share of missing values per column, in one DuckDB scan of the file."""
-        if not columns:
-            return {}
-        counts = ", ".join(f"count({quote(c)})" for c in columns)
-        ((total, *present),) = self.sql(f"SELECT count(*), {counts} FROM {{data}}")
-        return {c: (total - p) / max(total, 1) for c, p in zip(columns, present, strict=True)}
+        """Share of missing values per column, from the profile (no scan of the data)."""
+        return {c: self.data.summary(c).missing / max(self.rows, 1) for c in columns}
 
     def single_valued(self, columns: list[str]) -> dict[str, Any]:
-        """Columns with one value at most (min equals max), in one DuckDB scan:
-        column -> that value (None for an all-missing column)."""
-        if not columns:
+        """Columns with one value at most (min equals max): column -> that value (None for
+        an all-missing column).
+
+        The profile's exact min and max rule out every column they differ in; the few
+        candidates left (and columns the profile keeps no min/max for) are confirmed with
+        one DuckDB scan of only those columns, which also gives the value.
+        """
+        candidates = []
+        for name in columns:
+            column = self.data.summary(name)
+            if column.kind == "other" or column.count == 0 or column.low == column.high:
+                candidates.append(name)
+        if not candidates:
             return {}
-        parts = ", ".join(f"min({quote(c)}), max({quote(c)})" for c in columns)
+        parts = ", ".join(f"min({quote(c)}), max({quote(c)})" for c in candidates)
         (row,) = self.sql(f"SELECT {parts} FROM {{data}}")
-        return {c: row[2 * i] for i, c in enumerate(columns) if row[2 * i] == row[2 * i + 1]}
+        return {c: row[2 * i] for i, c in enumerate(candidates) if row[2 * i] == row[2 * i + 1]}
 
     def columns_of(
         self, kinds: set[str], requested: list[str] | None, *, skip_time: bool = False
@@ -159,10 +242,19 @@ class CheckContext:
         return target
 
     def target_kind(self, target: str) -> str:
-        """``binary``, ``multiclass`` or ``numeric`` for a target column."""
-        column = self.data.column(target)
-        distinct = pc.count_distinct(column, mode="only_valid").as_py()
-        logical = self.version.column_types.get(target) or infer_column_type(target, column)
+        """``binary``, ``multiclass`` or ``numeric`` for a target column.
+
+        The distinct count comes from the profile when it is exact there (or clearly
+        large: an estimate above 100 cannot be 2 or 20); otherwise it is counted.
+        """
+        summary = self.data.summary(target)
+        distinct = summary.distinct
+        if distinct is None or not (summary.distinct_exact or distinct > 100):
+            column = self.data.column(target)
+            distinct = pc.count_distinct(column, mode="only_valid").as_py()
+        logical = self.version.column_types.get(target) or infer_column_type(
+            target, self.data.column(target)
+        )
         if logical == "numeric" and distinct > 20:
             return "numeric"
         return "binary" if distinct <= 2 else "multiclass"

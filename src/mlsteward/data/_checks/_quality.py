@@ -1,42 +1,72 @@
-"""Quality checks: schema, missing values, domain, duplicates, outliers, constant columns."""
+"""Quality checks: schema, missing values, domain, constant columns.
+
+Missing values, ranges, categories and constant columns are read from the stored profile
+(exact counts, min and max, category counts); the data file is read only for what the
+profile cannot settle (a value beyond a range, a column with too many categories).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlsteward.data._checks._context import CheckContext, Domain, quote, result
-from mlsteward.data._checks._spec import (
-    ConstantCheck,
-    DomainCheck,
-    DuplicateIdsCheck,
-    DuplicateRowsCheck,
-    MissingCheck,
-    OutliersCheck,
-    SchemaCheck,
-)
-from mlsteward.data._checks._stats import outlier_mask
+from mlsteward.data._checks._spec import ConstantCheck, DomainCheck, MissingCheck, SchemaCheck
+from mlsteward.data._column_profile import ColumnProfile
 from mlsteward.data._records import CheckResult
 
 __all__ = [
+    "as_text",
     "check_constant",
     "check_domain",
-    "check_duplicate_ids",
-    "check_duplicate_rows",
     "check_missing",
-    "check_outliers",
     "check_schema",
+    "profile_counts",
     "reference_domain",
+    "text_column",
 ]
 
 _ALL = {"numeric", "categorical", "boolean", "datetime", "text", "id"}
+_EXACT_FLOAT_INTS: Final = 2**53
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
+
+
+def profile_counts(summary: ColumnProfile, kind: pa.DataType) -> tuple[pa.Array, Any] | None:
+    """Every distinct present value of a column (in its own Arrow type) with its count,
+    when the profile holds them exactly; else None (the caller reads the data).
+
+    Categorical columns while their category counts are exact; numeric ones while the
+    profile keeps exact value counts (integers only up to 2**53, which float64 holds
+    exactly). Types whose profile values are not the column's own (float32, decimal,
+    temporal) are left to the data.
+    """
+    plain = (
+        pa.types.is_integer(kind)
+        or kind == pa.float64()
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+    )
+    if not plain:
+        return None
+    if summary.count == 0:
+        return pa.array([], kind), np.zeros(0, np.int64)
+    if summary.categories is not None and summary.categories.exact:
+        return summary.categories.values.cast(kind), summary.categories.counts
+    exact = summary.exact_values
+    if exact is None or pa.types.is_boolean(kind) or pa.types.is_string(kind):
+        return None
+    values, counts = exact.representatives(), exact.counts
+    if pa.types.is_integer(kind):
+        if max(abs(summary.low), abs(summary.high)) > _EXACT_FLOAT_INTS:
+            return None
+        return pa.array(values.astype(np.int64)).cast(kind), counts
+    return pa.array(values, pa.float64()), counts
 
 
 def check_schema(check: SchemaCheck, ctx: CheckContext) -> CheckResult:

@@ -13,19 +13,19 @@ from mlsteward.core import InvalidInput, NotFound, StewardError, ensure_utc, new
 from mlsteward.data._checks._collection import check_coverage, check_freshness
 from mlsteward.data._checks._context import CheckContext, Domain
 from mlsteward.data._checks._personal import check_personal_data
+from mlsteward.data._checks._duplicates import check_duplicate_ids, check_duplicate_rows
+from mlsteward.data._checks._outliers import check_outliers
 from mlsteward.data._checks._quality import (
     check_constant,
     check_domain,
-    check_duplicate_ids,
-    check_duplicate_rows,
     check_missing,
-    check_outliers,
     check_schema,
 )
 from mlsteward.data._checks._spec import CheckSpec, load_spec, spec_from_mapping
 from mlsteward.data._checks._target import check_label_balance, check_leakage, check_relevance
+from mlsteward.data._profile import DatasetProfile, profile_dataset
 from mlsteward.data._records import CheckReport, CheckResult, DatasetVersion
-from mlsteward.data._versions import local_data_file, resolve_dataset, resolve_in
+from mlsteward.data._versions import local_data_file, read_profile, resolve_dataset, resolve_in
 from mlsteward.store import Store, canonical_json
 from mlsteward.store.metadata import (
     DatasetCheckResultRow,
@@ -123,6 +123,30 @@ def default_spec(
     )
 
 
+def _profiles(store: Store) -> Callable[[DatasetVersion], Callable[[Path], DatasetProfile]]:
+    """Loaders of versions' stored profiles (computed from the data file when a version has
+    none, or one that does not describe it: another row count, columns or types)."""
+
+    def for_version(version: DatasetVersion) -> Callable[[Path], DatasetProfile]:
+        def load(path: Path) -> DatasetProfile:
+            if version.profile_digest is not None:
+                try:
+                    stored = DatasetProfile.from_dict(read_profile(store, version))
+                except InvalidInput:
+                    stored = None
+                if (
+                    stored is not None
+                    and stored.row_count == version.row_count
+                    and stored.column_types == version.column_types
+                ):
+                    return stored
+            return profile_dataset(path, column_types=version.column_types)
+
+        return load
+
+    return for_version
+
+
 def _run(spec: CheckSpec, ctx: CheckContext) -> list[CheckResult]:
     results = []
     for check in spec.checks:
@@ -181,7 +205,15 @@ def check_dataset(
             if reference_version is not None
             else None
         )
-        ctx = CheckContext.open(version, path, reference_version, reference_path, domain, moment)
+        ctx = CheckContext.open(
+            version,
+            path,
+            reference_version,
+            reference_path,
+            domain,
+            moment,
+            profiles=_profiles(store),
+        )
         stack.callback(ctx.close)
         results = _run(parsed, ctx)
     document = parsed.to_dict()
