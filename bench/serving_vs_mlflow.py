@@ -15,7 +15,8 @@ What it does, all in one run on one machine:
    dependency of Steward) loads the same skops file and saves it as an MLflow model;
 3. starts, each on a free 127.0.0.1 port: ``mlflow models serve -m DIR --env-manager
    local`` (its defaults: one uvicorn worker), ``steward serve`` with the prediction log
-   on, and ``steward serve --no-log``, both with ``--workers`` (default 2: one per core);
+   on, and ``steward serve --no-log``, both with ``--workers`` (default 1: on this 2-core
+   machine, shared with wrk, one worker answered more than two);
 4. loads them from a second process, ``wrk`` (Debian's package; an asyncio httpx client
    when wrk is missing): 16 connections, single-row JSON requests cycling through 256
    distinct ACS 2016 rows (MLflow: ``{"dataframe_records": [row]}`` on ``/invocations``;
@@ -324,8 +325,13 @@ def _markdown(result: dict[str, Any]) -> str:
         f"- p99 latency, Steward (log on) vs MLflow: {s['steward']['p99_ms']:.2f} ms vs "
         f"{s['mlflow']['p99_ms']:.2f} ms (target: lower)",
         f"- Cost of the prediction log: {s['log_cost']:.1%} of the throughput (target <= 10 %)",
-        f"- Rows in the prediction log: {result['logged_rows']:,} of {result['logged_requests']:,} "
-        "requests answered by the logging server",
+        f"- Rows in the prediction log: {result['logged_rows']:,} for "
+        f"{result['logged_requests']:,} requests wrk counted as answered by the logging server "
+        "(warm-up included; the log may hold a few more: requests in flight when wrk stops "
+        "its clock are answered and logged but not counted)",
+        f"- Workers: steward {result['steward_workers']}, mlflow {result['mlflow_workers']} "
+        "(both defaults of this script; on this 2-core machine, shared with wrk and other "
+        "tenants, one steward worker answered more than two)",
         "",
     ]
     return "\n".join(lines)
@@ -335,7 +341,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per measured run")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of A B C")
-    parser.add_argument("--workers", type=int, default=2, help="steward serve --workers")
+    parser.add_argument("--workers", type=int, default=1, help="steward serve --workers")
     args = parser.parse_args()
     import sklearn
 

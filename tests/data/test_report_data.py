@@ -33,7 +33,12 @@ CHECKS: list[dict[str, Any]] = [
         "severity": "blocking",
         "message": "Missing-value rates at most 10.00%.",
         "columns": [],
-        "details": {"rates": {"age": 0.1, "town": 0.0}, "limits": {"age": 0.2, "town": 0.2}},
+        "details": {
+            "rates": {"age": 0.1, "town": 0.0},
+            "limits": {"age": 0.2, "town": 0.2},
+            "measured": {"age": 0.1, "town": 0.0},
+            "threshold": 0.2,
+        },
     },
     {
         "kind": "duplicates",
@@ -41,7 +46,7 @@ CHECKS: list[dict[str, Any]] = [
         "status": "fail",
         "severity": "warning",
         "message": "3 duplicate rows (0.30%).",
-        "details": {"duplicates": 3, "share": 0.003, "max_share": 0.0},
+        "details": {"duplicates": 3, "share": 0.003, "measured": 0.003, "threshold": 0.0},
     },
     {
         "kind": "leakage",
@@ -50,7 +55,11 @@ CHECKS: list[dict[str, Any]] = [
         "severity": "blocking",
         "message": "score predicts the target almost perfectly.",
         "columns": ["score"],
-        "details": {"scores": {"score": 0.99, "age": 0.6}, "threshold": 0.95},
+        "details": {
+            "scores": {"score": 0.99, "age": 0.6},
+            "measured": {"score": 0.99, "age": 0.6},
+            "threshold": 0.95,
+        },
     },
 ]
 

@@ -72,7 +72,10 @@ def test_windows_from_the_reference_distribution_alarm_at_the_configured_rate(
         assert methods == {"ks", "chi2"}
         assert abs(rate - alpha) <= _tolerance(alpha, trials), rate
     else:
-        assert methods == {"wasserstein", "jensen_shannon"}  # counts: few values, compared as categories
+        assert methods == {
+            "wasserstein",
+            "jensen_shannon",
+        }  # counts: few values, compared as categories
         assert rate <= alpha + _tolerance(alpha, trials), rate
     # no column alarms much more often than the others
     assert flags.mean(axis=0).max() <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / windows)
@@ -110,7 +113,9 @@ def test_a_rise_in_missing_values_is_drift_even_when_the_values_look_alike() -> 
     item = drift(reference, current).feature("income")
     assert item.drifted and item.reasons == ("missing_rate",)
     assert not item.test.drifted  # the present values did not change
-    assert item.missing_reference == pytest.approx(0.01) and item.missing_current == pytest.approx(0.25)
+    assert item.missing_reference == pytest.approx(0.01) and item.missing_current == pytest.approx(
+        0.25
+    )
     same = pd.DataFrame({"income": rng.normal(50, 10, 5_000)})
     same.loc[::100, "income"] = np.nan
     assert not drift(reference, same).feature("income").drifted

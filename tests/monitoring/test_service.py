@@ -46,8 +46,10 @@ def monitored(sqlite_client: ms.Client, acs: pd.DataFrame, tmp_path: Path) -> di
     st = sqlite_client
     st.create_project(PROJECT)
     st.charters.apply(PROJECT, Path(_charter.__file__).with_name("acs_charter.yaml"))
-    y2015 = acs[acs["year"] == 2015].sample(n=16_000, random_state=0).drop(
-        columns=["prediction", "predicted_probability"]
+    y2015 = (
+        acs[acs["year"] == 2015]
+        .sample(n=16_000, random_state=0)
+        .drop(columns=["prediction", "predicted_probability"])
     )
     train = st.datasets.register(
         PROJECT, "acs-train", y2015.iloc[:10_000].reset_index(drop=True), role="train",
@@ -62,7 +64,9 @@ def monitored(sqlite_client: ms.Client, acs: pd.DataFrame, tmp_path: Path) -> di
         model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(
             y2015.iloc[:10_000][features], y2015.iloc[:10_000]["employed"]
         )
-    version = st.models.register("employment", project=PROJECT, model=model, datasets=[train, valid])
+    version = st.models.register(
+        "employment", project=PROJECT, model=model, datasets=[train, valid]
+    )
     traffic = acs[acs["year"] == 2016].sample(n=6000, random_state=1).reset_index(drop=True)
     times = spread(START, 120, len(traffic), seed=2)
     days = np.array([(t - START).days for t in times])
@@ -92,7 +96,10 @@ def test_a_run_catches_the_fault_naming_the_feature_and_is_stored(monitored) -> 
     agep = run.alerts_for("AGEP")
     assert agep, "the fault was not caught"
     assert {a.window for a in agep} == {fault_window}
-    assert {(a.kind, a.metric) for a in agep} >= {("drift", "wasserstein"), ("quality", "out_of_domain_share")}
+    assert {(a.kind, a.metric) for a in agep} >= {
+        ("drift", "wasserstein"),
+        ("quality", "out_of_domain_share"),
+    }
     drift_alert = next(a for a in agep if a.kind == "drift")
     assert drift_alert.value is not None and drift_alert.threshold is not None
     assert drift_alert.value > drift_alert.threshold and "acs-train@" in drift_alert.reference
@@ -112,7 +119,9 @@ def test_a_run_catches_the_fault_naming_the_feature_and_is_stored(monitored) -> 
     assert all(abs(p["estimated"] - p["realized"]) < 0.03 for p in series[:2])
     ops = run.windows[0]["operations"]
     assert ops["error_rate"] == 0 and ops["latency_p95_ms"] == pytest.approx(3.0)
-    assert ops["cost_per_1k"] == pytest.approx(0.0001 * 30 * 24 / run.windows[0]["window"]["rows"] * 1000)
+    assert ops["cost_per_1k"] == pytest.approx(
+        0.0001 * 30 * 24 / run.windows[0]["window"]["rows"] * 1000
+    )
     gates = {v["gate"]["key"]: v["status"] for v in run.windows[0]["gates"]["gates"]}
     assert gates["latency_p95_ms"] == "pass" and gates["drift_share"] == "pass"
     assert run.windows[fault_window]["multivariate"]["pca"]["drifted"]
@@ -122,7 +131,9 @@ def test_a_run_catches_the_fault_naming_the_feature_and_is_stored(monitored) -> 
     assert [a.to_dict() for a in stored.alerts] == [a.to_dict() for a in run.alerts]
     assert st.monitoring.get(run.id[:10]).id == run.id
     assert {a.subject for a in st.monitoring.alerts(ENDPOINT, subject="AGEP")} == {"AGEP"}
-    assert all(a.severity == "critical" for a in st.monitoring.alerts(ENDPOINT, min_severity="critical"))
+    assert all(
+        a.severity == "critical" for a in st.monitoring.alerts(ENDPOINT, min_severity="critical")
+    )
     with st.store.reader() as session:
         rows = session.query(MonitorWindowRow).filter_by(run_id=run.id).all()
         assert len(rows) == len(run.windows)
@@ -187,7 +198,9 @@ def test_the_cli_runs_shows_and_reports(
                      "--from", "2016-01-01", "--to", "2016-03-01", "--no-multivariate")  # fmt: skip
     assert code == 0, out
     assert "2 windows of 30d" in out and "employment@1" in out
-    code, out = _cli(capsys, uri, "monitor", "run", ENDPOINT, "--project", PROJECT, "--window", "30d")
+    code, out = _cli(
+        capsys, uri, "monitor", "run", ENDPOINT, "--project", PROJECT, "--window", "30d"
+    )
     assert code == 0, out
     assert "AGEP" in out
     code, out = _cli(capsys, uri, "monitor", "status", ENDPOINT, "--json")
@@ -212,7 +225,9 @@ def test_cli_drift_lists_every_feature_as_json(
     cur["AGEP"] = cur["AGEP"] * 12
     pq.write_table(pa.Table.from_pandas(ref, preserve_index=False), tmp_path / "ref.parquet")
     pq.write_table(pa.Table.from_pandas(cur, preserve_index=False), tmp_path / "cur.parquet")
-    code = cli(["drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--format", "json"])
+    code = cli(
+        ["drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--format", "json"]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     document = json.loads(out)
@@ -223,7 +238,15 @@ def test_cli_drift_lists_every_feature_as_json(
     assert document["drifted_features"] == ["AGEP"]
     agep = document["features"][0]
     assert agep["drifted"] and agep["statistic"] > agep["threshold"] and agep["p_value"] is None
-    code = cli(["drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "-o", str(tmp_path / "d.html")])
+    code = cli(
+        [
+            "drift",
+            str(tmp_path / "ref.parquet"),
+            str(tmp_path / "cur.parquet"),
+            "-o",
+            str(tmp_path / "d.html"),
+        ]
+    )
     out, _ = capsys.readouterr()
     assert code == 0 and (tmp_path / "d.html").read_text().startswith("<!DOCTYPE html>")
     assert "1 of 4 columns drifted" in out
@@ -257,8 +280,8 @@ def test_the_report_draws_offline_in_a_browser(monitored, browser: Any, tmp_path
         for i in range(charts.count()):
             assert charts.nth(i).get_attribute("data-rendered") == "true"
             assert charts.nth(i).locator("svg").count() >= 1
-        assert tab.locator("#alerts tbody tr").count() == len(run.alerts)
-        assert tab.locator("#alerts").inner_text().count("AGEP") >= 2
+        assert tab.locator("#alert-table tbody tr").count() == len(run.alerts)
+        assert tab.locator("#alert-table").inner_text().count("AGEP") >= 2
         assert errors == []
         assert [u for u in requests if not u.startswith(("file:", "data:", "about:"))] == []
     finally:

@@ -133,7 +133,9 @@ def test_jensen_shannon_by_hand() -> None:
     kl_p = math.log2(1 / 0.75)
     kl_q = 0.5 * math.log2(0.5 / 0.75) + 0.5 * math.log2(0.5 / 0.25)
     assert jensen_shannon([4, 0], [2, 2]) == pytest.approx(math.sqrt((kl_p + kl_q) / 2))
-    assert jensen_shannon([4, 0], [2, 2]) == pytest.approx(jensenshannon([1, 0], [0.5, 0.5], base=2))
+    assert jensen_shannon([4, 0], [2, 2]) == pytest.approx(
+        jensenshannon([1, 0], [0.5, 0.5], base=2)
+    )
     assert jensen_shannon([3, 0], [0, 7]) == pytest.approx(1.0)  # disjoint: the maximum
     assert jensen_shannon([3, 4, 5], [6, 8, 10]) == pytest.approx(0.0, abs=1e-9)
 
@@ -153,7 +155,11 @@ def test_the_distance_noise_floor_matches_simulation() -> None:
     n, m, alpha = 300, 5000, 0.05
     reference = rng.multinomial(m, p)
     draws = rng.multinomial(n, p, size=4000)
-    for method, distance in (("jensen_shannon", jensen_shannon), ("hellinger", hellinger), ("psi", psi)):
+    for method, distance in (
+        ("jensen_shannon", jensen_shannon),
+        ("hellinger", hellinger),
+        ("psi", psi),
+    ):
         floor = null_distance(method, n, m, bins=4, alpha=alpha)
         share = np.mean([distance(reference, d) > floor for d in draws])
         assert 0.02 < share < 0.09, (method, share)

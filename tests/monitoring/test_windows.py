@@ -61,14 +61,25 @@ def test_time_windows_count_and_read_exactly_their_rows(log) -> None:
     default = reader.read(window)
     assert set(default.column("request_id").to_pylist()) == set(inside) & live
     # labels: every second request has one; the latest label of a request wins
-    labels = dict(zip(table.column("request_id").to_pylist(), table.column("label").to_pylist(), strict=True))
+    labels = dict(
+        zip(table.column("request_id").to_pylist(), table.column("label").to_pylist(), strict=True)
+    )
     assert all((labels[r] is not None) == (ids.index(r) % 2 == 0) for r in inside)
     first = reader.read(windows[0], include_shadow=True)
     corrected = {r for r in ids[::2][:100]}
-    got = dict(zip(first.column("request_id").to_pylist(), first.column("label").to_pylist(), strict=True))
+    got = dict(
+        zip(first.column("request_id").to_pylist(), first.column("label").to_pylist(), strict=True)
+    )
     assert all(v == 1 for r, v in got.items() if r in corrected)
     assert table.column("model_version").to_pylist()[0] == "m@1"
-    assert set(table.column_names) >= {"x", "k", "prediction", "probability", "latency_ms", "status"}
+    assert set(table.column_names) >= {
+        "x",
+        "k",
+        "prediction",
+        "probability",
+        "latency_ms",
+        "status",
+    }
 
 
 def test_count_windows_split_the_log_in_order(log) -> None:
@@ -81,16 +92,25 @@ def test_count_windows_split_the_log_in_order(log) -> None:
     for window in windows:
         seen += reader.read(window, include_shadow=True).column("request_id").to_pylist()
     assert seen == ids  # each row once, in arrival order
-    bounded = reader.windows(1000, START + timedelta(days=2), START + timedelta(days=4), include_shadow=True)
+    bounded = reader.windows(
+        1000, START + timedelta(days=2), START + timedelta(days=4), include_shadow=True
+    )
     assert sum(w.rows for w in bounded) == sum(
-        1 for t in reader.read(None, include_shadow=True).column("time").to_pylist()
+        1
+        for t in reader.read(None, include_shadow=True).column("time").to_pylist()
         if START + timedelta(days=2) <= t < START + timedelta(days=4)
     )
 
 
 def test_any_directory_of_parquet_files_is_a_log(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
-    write_log(tmp_path, "e", times=spread(START, 3, 300), inputs={"x": rng.normal(size=300)}, scores=rng.random(300))
+    write_log(
+        tmp_path,
+        "e",
+        times=spread(START, 3, 300),
+        inputs={"x": rng.normal(size=300)},
+        scores=rng.random(300),
+    )
     reader = LogReader(tmp_path / "predictions" / "endpoint=e")
     assert [w.rows for w in reader.windows("3d")] == [300]
     assert reader.model_versions() == {"m@1": 300}

@@ -13,10 +13,11 @@ profile.
 What it reads from each check mapping (e.g. ``CheckResult.to_dict()``): ``name`` (or
 ``check``/``kind``), ``column`` or ``columns``, ``status`` (``pass``/``warn``/``fail``/
 ``skipped``; a failed check that is not blocking shows as ``warn``), ``blocking`` (or
-``severity == "blocking"``), ``message``, and the measured value and threshold from
-``measured``/``value`` and ``threshold``/``limit`` (top level or inside ``details``;
-per-column mappings such as ``details.rates``/``details.limits`` are shown for the named
-columns).
+``severity == "blocking"``), ``message``, and ``details.measured`` and
+``details.threshold``, which every check result carries (top-level ``measured`` and
+``threshold`` are read too). Each is a scalar, or a mapping (column, class or group ->
+value); a mapping is shown for the columns the check names when it names any, largest
+values first.
 """
 
 from __future__ import annotations
@@ -35,16 +36,6 @@ __all__ = ["DATA_REPORT_FORMAT", "check_rows", "data_report"]
 
 DATA_REPORT_FORMAT: Final = "mlsteward.data-report"
 MAX_CHARTS: Final = 60
-_MEASURED_KEYS: Final = ("measured", "value", "observed", "share", "duplicates", "score")
-_THRESHOLD_KEYS: Final = ("threshold", "limit", "max_share", "max_rate", "min_rows", "max_age")
-_PER_COLUMN: Final = (("rates", "limits"), ("scores", None), ("shares", None))
-
-
-def _first(mapping: Mapping[str, Any], keys: Sequence[str]) -> Any:
-    for key in keys:
-        if key in mapping and mapping[key] is not None:
-            return mapping[key]
-    return None
 
 
 def _magnitude(value: Any) -> float:
@@ -73,28 +64,21 @@ def _brief(value: Any, limit: int = 3) -> Any:
     return text + (f" … ({len(items) - limit} more)" if len(items) > limit else "")
 
 
+def _named(value: Any, columns: list[str]) -> Any:
+    """A per-column mapping narrowed to the named columns (when it has any of them)."""
+    if not isinstance(value, Mapping) or not columns:
+        return value
+    named = {c: value[c] for c in columns if c in value}
+    return named or value
+
+
 def _measure(check: Mapping[str, Any], columns: list[str]) -> tuple[Any, Any]:
-    details = check.get("details") or {}
-    measured = _first(check, _MEASURED_KEYS[:3])
-    if measured is None and isinstance(details, Mapping):
-        measured = _first(details, _MEASURED_KEYS)
-    threshold = _first(check, _THRESHOLD_KEYS)
-    if threshold is None and isinstance(details, Mapping):
-        threshold = _first(details, _THRESHOLD_KEYS)
-    if measured is None and isinstance(details, Mapping):
-        for values_key, limits_key in _PER_COLUMN:
-            values = details.get(values_key)
-            if not isinstance(values, Mapping) or not values:
-                continue
-            named = [c for c in columns if c in values] or list(values)
-            measured = {c: values[c] for c in named}
-            limits = details.get(limits_key) if limits_key else None
-            if threshold is None and isinstance(limits, Mapping):
-                picked = {c: limits[c] for c in named if c in limits}
-                distinct = {json.dumps(v, default=str) for v in picked.values()}
-                threshold = next(iter(picked.values())) if len(distinct) == 1 else picked
-            break
-    return measured, threshold
+    """The check's ``measured`` value and ``threshold`` (see the module docstring)."""
+    details = check.get("details")
+    details = details if isinstance(details, Mapping) else {}
+    measured = details.get("measured", check.get("measured"))
+    threshold = details.get("threshold", check.get("threshold"))
+    return _named(measured, columns), _named(threshold, columns)
 
 
 def check_rows(checks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ and stores a :class:`MonitorRun` with every window's results and :class:`Alert` 
 (counts on the reference's bins), columnar, never row by row. See docs/monitoring.md.
 """
 
-from mlsteward.monitoring._adhoc import drift, read_source
+from mlsteward.monitoring._adhoc import drift, read_source, summarise_file
 from mlsteward.monitoring._api import Monitoring
 from mlsteward.monitoring._drift import DriftReport, FeatureDrift, choose_method, compare_columns
 from mlsteward.monitoring._estimation import (
@@ -19,6 +19,12 @@ from mlsteward.monitoring._estimation import (
     RegressorEstimator,
     binary_metrics,
     regression_metrics,
+)
+from mlsteward.monitoring._history import (
+    get_monitor_run,
+    list_monitor_runs,
+    monitor_alerts,
+    monitor_status,
 )
 from mlsteward.monitoring._multivariate import (
     DomainClassifierResult,
@@ -32,13 +38,7 @@ from mlsteward.monitoring._quality import Domain, FeatureQuality, QualityReport,
 from mlsteward.monitoring._records import MonitorRun, WindowResult
 from mlsteward.monitoring._reference import Reference, build_reference
 from mlsteward.monitoring._report import drift_report, monitor_report
-from mlsteward.monitoring._service import (
-    get_monitor_run,
-    list_monitor_runs,
-    monitor,
-    monitor_alerts,
-    monitor_status,
-)
+from mlsteward.monitoring._service import monitor
 from mlsteward.monitoring._skew import (
     FeatureSkew,
     PredictionSkew,
@@ -143,6 +143,7 @@ __all__ = [
     "realized_performance",
     "regression_metrics",
     "summarise",
+    "summarise_file",
     "summarise_like",
     "summarise_reference",
     "summarise_window",

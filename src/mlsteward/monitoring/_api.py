@@ -9,14 +9,14 @@ from typing import Any
 
 from mlsteward.monitoring._adhoc import drift
 from mlsteward.monitoring._drift import DriftReport
-from mlsteward.monitoring._records import MonitorRun
-from mlsteward.monitoring._service import (
+from mlsteward.monitoring._history import (
     get_monitor_run,
     list_monitor_runs,
-    monitor,
     monitor_alerts,
     monitor_status,
 )
+from mlsteward.monitoring._records import MonitorRun
+from mlsteward.monitoring._service import monitor
 from mlsteward.monitoring._thresholds import Alert
 from mlsteward.monitoring._windows import LogReader
 from mlsteward.store import Store

@@ -5,15 +5,16 @@ Classifiers: confidence-based estimation
     positive. The realized metrics of a window are then random only through its labels:
     each label is Bernoulli(calibrated score). :class:`ClassifierEstimator` draws the
     labels many times (vectorised: one matrix product per block of draws) and reports,
-    for ROC AUC, accuracy, precision, recall and F1, the mean over the draws (the expected
-    realized value) and the percentile interval of the draws (where the realized value
-    should fall). Calibration is checked on the reference: isotonic maps fitted on the
+    for ROC AUC, accuracy, precision, recall and F1, the expected realized value (the mean
+    over the draws, with control variates whose expectations are known exactly: the number
+    of positives, its square, the true positives and the rank sum) and the percentile
+    interval of the draws (where the realized value should fall). Calibration is checked on the reference: isotonic maps fitted on the
     other folds calibrate each fold of the reference, and calibration is applied only
     when these out-of-fold probabilities have a lower Brier score than the raw scores
-    (then the map is the average of isotonic fits on 20 bootstrap resamples of the whole
-    reference, which is smoother than one fit, and each label draw uses one of those fits,
-    so that the interval also holds what the finite reference leaves unknown about the
-    calibration). The estimate assumes that P(label | inputs) did not change (covariate
+    (then the map is the isotonic fit on the whole reference; isotonic fits on 20
+    bootstrap resamples of the reference are kept too, and each label draw uses one of
+    them, so that the interval also holds what the finite reference leaves unknown about
+    the calibration). The estimate assumes that P(label | inputs) did not change (covariate
     shift only); concept drift shows up as realized values outside the intervals once
     labels arrive.
 Regressors: direct loss estimation
@@ -48,7 +49,7 @@ __all__ = [
 
 CLASSIFIER_METRICS: Final = ("roc_auc", "accuracy", "precision", "recall", "f1")
 REGRESSOR_METRICS: Final = ("mae", "rmse")
-_DRAWS: Final = 1000
+_DRAWS: Final = 300
 _BAGS: Final = 20
 _CELLS_PER_BLOCK: Final = 4_000_000
 _MAX_CELLS: Final = 20_000_000
@@ -117,14 +118,31 @@ def binary_metrics(
 
 
 # -- calibration -----------------------------------------------------------------------------
-def _isotonic(scores: Floats, labels: Floats) -> tuple[Floats, Floats]:
-    from sklearn.isotonic import IsotonicRegression
+def _isotonic_fit(
+    keys: Floats, index: npt.NDArray[np.intp], labels: Floats, weights: Floats | None = None
+) -> Floats:
+    """The isotonic (non-decreasing) fit of the labels at each distinct score ``keys``
+    (``index`` maps rows to them), rows weighted by ``weights``: pool adjacent violators."""
+    from scipy.optimize import isotonic_regression
 
-    model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(scores, labels)
-    return (
-        np.asarray(model.X_thresholds_, dtype=np.float64),
-        np.asarray(model.y_thresholds_, dtype=np.float64),
+    counts = np.bincount(index, weights=weights, minlength=keys.size)
+    sums = np.bincount(
+        index, weights=labels if weights is None else labels * weights, minlength=keys.size
     )
+    present = counts > 0
+    fitted = np.empty(keys.size)
+    fitted[present] = isotonic_regression(
+        sums[present] / counts[present], weights=counts[present]
+    ).x
+    if not present.all():  # scores absent from a resample take their neighbours' value
+        fitted[~present] = np.interp(keys[~present], keys[present], fitted[present])
+    return np.clip(fitted, 0.0, 1.0)
+
+
+def _isotonic(scores: Floats, labels: Floats) -> tuple[Floats, Floats]:
+    """``(distinct scores, calibrated probability at each)``: linear in between."""
+    keys, index = np.unique(scores, return_inverse=True)
+    return keys, _isotonic_fit(keys, index, labels)
 
 
 def _bagged_isotonic(
@@ -134,12 +152,12 @@ def _bagged_isotonic(
     1,000 score quantiles (``bags`` rows): their mean is a smoother calibration map than
     one fit, their spread the uncertainty the finite reference leaves in it."""
     grid = np.unique(np.quantile(scores, np.linspace(0, 1, 1001)))
+    keys, index = np.unique(scores, return_inverse=True)
     rng = np.random.default_rng(seed)
     maps = np.empty((bags, grid.size))
     for bag in range(bags):
-        sample = rng.integers(0, scores.size, scores.size)
-        x, y = _isotonic(scores[sample], labels[sample])
-        maps[bag] = np.interp(grid, x, y)
+        weights = rng.multinomial(scores.size, np.full(scores.size, 1 / scores.size)).astype(float)
+        maps[bag] = np.interp(grid, keys, _isotonic_fit(keys, index, labels, weights))
     return grid, maps
 
 
@@ -166,13 +184,28 @@ def _check_calibration(
     }
 
 
+def _control_variate_mean(values: Floats, controls: Floats) -> float:
+    """The value of the metric where the controls are zero: the intercept of the
+    least-squares fit of the drawn values on the controls (the draws' sums minus what the
+    calibrated probabilities expect of them). It removes most of the Monte Carlo noise of
+    a few hundred draws, since the metrics are smooth functions of those sums."""
+    scale = controls.std(axis=0)
+    keep = scale > 0
+    if not keep.any() or values.size <= keep.sum() + 2:
+        return float(values.mean())
+    x = np.column_stack([np.ones(values.size), controls[:, keep] / scale[keep]])
+    coefficients, *_ = np.linalg.lstsq(x, values, rcond=None)
+    return float(coefficients[0])
+
+
 # -- classifiers ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClassifierEstimator:
     """Confidence-based estimation for a binary classifier (see the module docstring).
 
     ``threshold`` turns a positive-class score into the predicted class (when the
-    window's predictions are not given); ``calibration`` holds the isotonic map
+    window's predictions are not given); ``calibration_bags`` holds a score grid then the
+    bootstrap isotonic maps on it; ``calibration`` holds the isotonic map
     ``(scores, probabilities)`` when it is applied; ``reference_metrics`` are the
     realized metrics on the reference the estimator was fitted on.
     """
@@ -219,9 +252,10 @@ class ClassifierEstimator:
         calibration = None
         bags: tuple[tuple[float, ...], ...] = ()
         if applied:
-            x, maps = _bagged_isotonic(s, y, seed)
-            calibration = (tuple(x.tolist()), tuple(maps.mean(axis=0).tolist()))
-            bags = tuple(tuple(row) for row in maps.round(6).tolist())
+            x, fitted = _isotonic(s, y)
+            calibration = (tuple(x.tolist()), tuple(fitted.tolist()))
+            grid, maps = _bagged_isotonic(s, y, seed)
+            bags = (tuple(grid.tolist()), *(tuple(row) for row in maps.round(6).tolist()))
         chosen = s >= threshold if predicted is None else np.asarray(predicted, dtype=bool)
         return cls(
             threshold=threshold,
@@ -271,48 +305,59 @@ class ClassifierEstimator:
         rng = np.random.default_rng(seed)
         draws = max(100, min(draws, _MAX_CELLS // n))  # fewer draws for huge windows
         block = max(1, min(draws, _CELLS_PER_BLOCK // n))
-        results: dict[str, list[Floats]] = {m: [] for m in CLASSIFIER_METRICS}
-        n_pred = int(np.count_nonzero(chosen))
+        n_pred = float(np.count_nonzero(chosen))
         # each draw takes one bootstrap calibration map (when there are some): the interval
         # then holds the reference's uncertainty as well as the window's label noise
-        if self.calibration_bags and self.calibration is not None:
-            grid = np.asarray(self.calibration[0])
+        if len(self.calibration_bags) > 1:
+            grid = np.asarray(self.calibration_bags[0])
             clipped = np.clip(s, 0.0, 1.0)
             maps = np.stack(
-                [np.interp(clipped, grid, np.asarray(b)) for b in self.calibration_bags]
+                [np.interp(clipped, grid, np.asarray(b)) for b in self.calibration_bags[1:]]
             )
-            per_map = maps.astype(np.float32)
         else:
-            per_map = p.astype(np.float32)[None, :]
+            maps = p[None, :]
+        per_map = maps.astype(np.float32)
+        # what the calibrated probabilities expect of the draws' sums: the number of
+        # positives, its square, the true positives and the rank sum
+        total = p.sum()
+        expected = np.array(
+            [
+                total,
+                float((p * (1 - p)).sum()) + total**2,
+                float(p @ design[:, 1].astype(np.float64)),
+                float(p @ design[:, 0].astype(np.float64)),
+            ]
+        )
+        sums: list[Floats] = []
         done = 0
         while done < draws:
             b = min(block, draws - done)
-            rows = per_map[(done + np.arange(b)) % per_map.shape[0]]
-            labels = (rng.random((b, n), dtype=np.float32) < rows).astype(np.float32)
+            which = (done + np.arange(b)) % per_map.shape[0]
+            labels = (rng.random((b, n), dtype=np.float32) < per_map[which]).astype(np.float32)
             n1 = labels.sum(axis=1, dtype=np.float64)
             products = (labels @ design).astype(np.float64)
-            rank_sum = products[:, 0] * n + n1 * (n + 1) / 2
-            tp = np.rint(products[:, 1])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                results["roc_auc"].append((rank_sum - n1 * (n1 + 1) / 2) / (n1 * (n - n1)))
-                fp = n_pred - tp
-                fn = n1 - tp
-                tn = n - tp - fp - fn
-                results["accuracy"].append((tp + tn) / n)
-                results["precision"].append(tp / (tp + fp))
-                results["recall"].append(tp / n1)
-                results["f1"].append(2 * tp / (2 * tp + fp + fn))
+            sums.append(np.column_stack([n1, n1**2, np.rint(products[:, 1]), products[:, 0]]))
             done += b
+        z = np.concatenate(sums)
+        centred = z - expected
+        n1, tp, rank_sum = z[:, 0], z[:, 2], z[:, 3] * n + z[:, 0] * (n + 1) / 2
+        fp, fn = n_pred - tp, n1 - tp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = {
+                "roc_auc": (rank_sum - n1 * (n1 + 1) / 2) / (n1 * (n - n1)),
+                "accuracy": (n - fp - fn) / n,
+                "precision": tp / n_pred if n_pred else np.full(tp.size, np.nan),
+                "recall": tp / n1,
+                "f1": 2 * tp / (2 * tp + fp + fn),
+            }
         tail = (1 - confidence) / 2
-        expected_accuracy = float((np.sum(p[chosen]) + np.sum(1 - p[~chosen])) / n)
         out: dict[str, MetricEstimate] = {}
-        for metric, parts in results.items():
-            values = np.concatenate(parts)
-            values = values[np.isfinite(values)]
-            if values.size == 0:
+        for metric, drawn in values.items():
+            finite = np.isfinite(drawn)
+            if finite.sum() < 10:
                 continue
-            value = expected_accuracy if metric == "accuracy" else float(values.mean())
-            low, high = np.quantile(values, [tail, 1 - tail])
+            value = _control_variate_mean(drawn[finite], centred[finite])
+            low, high = np.quantile(drawn[finite], [tail, 1 - tail])
             out[metric] = MetricEstimate(
                 metric, value, float(min(low, value)), float(max(high, value)), confidence, "cbpe"
             )

@@ -142,7 +142,7 @@ def _alerts(run: MonitorRun) -> list[Any]:
                 "message",
             ],
             rows,
-            id="alerts",
+            id="alert-table",
         ),
     ]
     if more > 0:
@@ -518,7 +518,7 @@ def drift_report(drift: DriftReport, path: str | None = None, *, format: str = "
                 "why",
             ],
             rows,
-            id="columns",
+            id="column-table",
         ),
         description="Tests chosen by type and size (auto): ks / chi2 for small samples, "
         "wasserstein / jensen_shannon with thresholds for large ones.",

@@ -176,7 +176,7 @@ def build_table(items: Sequence[LogItem]) -> pa.Table:
     times = (np.fromiter((i.time for i in items), float, len(items)) * 1e6).astype(np.int64)
     columns: dict[str, pa.Array] = {
         "request_id": pa.array(ids, pa.string()),
-        "time": pa.array(times, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "time": _per_row(times.tolist(), pa.int64(), owner).cast(pa.timestamp("us", tz="UTC")),
         "endpoint": _per_row([i.endpoint for i in items], pa.string(), owner),
         "project": _per_row(
             [i.project or (i.model.project if i.model else None) for i in items],

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from mlsteward.core import InvalidInput, ensure_utc
 from mlsteward.data._checks._context import CheckContext, _Data, result
-from mlsteward.data._checks._quality import _as_text, _text_column
+from mlsteward.data._checks._quality import as_text, text_column
 from mlsteward.data._checks._spec import CoverageCheck, FreshnessCheck
 from mlsteward.data._records import CheckResult
 
@@ -73,6 +73,8 @@ def check_freshness(check: FreshnessCheck, ctx: CheckContext) -> CheckResult:
         "age_days": age_days,
         "max_age_days": check.max_age_days,
         "read_as": reading,
+        "measured": age_days,
+        "threshold": check.max_age_days,
     }
     if age_days <= check.max_age_days:
         note = " (newest is in the future of as_of)" if age_days < 0 else ""
@@ -94,7 +96,7 @@ def check_freshness(check: FreshnessCheck, ctx: CheckContext) -> CheckResult:
 
 def group_counts(data: _Data, groups: list[str]) -> dict[str, int]:
     """Rows per combination of the ``groups`` columns' values (as text, 'null' for nulls)."""
-    table = pa.table({g: _text_column(data.column(g)).fill_null("null") for g in groups})
+    table = pa.table({g: text_column(data.column(g)).fill_null("null") for g in groups})
     counted = table.group_by(groups).aggregate([([], "count_all")])
     keys = [counted.column(g).to_pylist() for g in groups]
     counts = counted.column("count_all").to_pylist()
@@ -108,13 +110,13 @@ def _declared(
     origins = set()
     for position, name in enumerate(check.groups):
         if name in check.values:
-            values.append(sorted({_as_text(v) for v in check.values[name]}))
+            values.append(sorted({as_text(v) for v in check.values[name]}))
             origins.add("the spec")
         elif ctx.charter_domain is not None and name in ctx.charter_domain.categories:
-            values.append(sorted({_as_text(v) for v in ctx.charter_domain.categories[name]}))
+            values.append(sorted({as_text(v) for v in ctx.charter_domain.categories[name]}))
             origins.add(ctx.charter_domain.source)
         elif ctx.reference is not None and name in ctx.reference.version.columns:
-            column = _text_column(ctx.reference.column(name)).fill_null("null")
+            column = text_column(ctx.reference.column(name)).fill_null("null")
             values.append(sorted(pc.unique(column).to_pylist()))
             origins.add(f"reference {ctx.reference.version.short_ref}")
         else:
@@ -181,6 +183,8 @@ def check_coverage(check: CoverageCheck, ctx: CheckContext) -> CheckResult:
         "expected_shares_from": share_origin,
         "cells": groups,
         "undeclared": {k: observed[k] for k in undeclared},
+        "measured": {k: groups[k]["rows"] for k in (failing or declared)},
+        "threshold": check.min_rows,
     }
     label = " x ".join(check.groups)
     if not failing:

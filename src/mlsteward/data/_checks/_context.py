@@ -75,6 +75,22 @@ def as_floats(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return values[~nan] if nan.any() else values
 
 
+def _picks(total: int, rows: int) -> np.ndarray | None:
+    """Sorted positions of a seeded sample of ``rows`` among ``total`` (None: take all).
+    The same positions as ``np.random.default_rng(0).choice(items, rows, replace=False)``
+    picks from ``total`` items, sorted."""
+    if total <= rows:
+        return None
+    return np.sort(np.random.default_rng(0).choice(total, rows, replace=False))
+
+
+def _in_window(picks: np.ndarray, start: int, size: int) -> np.ndarray:
+    """The picks in ``[start, start + size)``, relative to ``start``."""
+    low, high = np.searchsorted(picks, [start, start + size])
+    window: np.ndarray = picks[low:high] - start
+    return window
+
+
 @dataclass
 class _Data:
     version: DatasetVersion
@@ -94,6 +110,10 @@ class _Data:
         if len(self._cache) > _CACHE_COLUMNS:
             self._cache.popitem(last=False)
         return column
+
+    def release(self) -> None:
+        """Drop the cached columns."""
+        self._cache.clear()
 
     def numeric(self, name: str) -> np.ndarray:
         """A numeric column as float64 (missing values dropped)."""
@@ -115,6 +135,67 @@ class _Data:
             for batch in reader.iter_batches(batch_size=batch_rows, columns=columns):
                 arrays = [decoded(a) for a in batch.columns]
                 yield pa.RecordBatch.from_arrays(arrays, names=list(columns))
+
+    def _counted(self, columns: list[str]) -> dict[str, int]:
+        """Present (not null) values per column, counted in one pass over the file."""
+        counts = dict.fromkeys(columns, 0)
+        for batch in self.batches(columns):
+            for i, name in enumerate(columns):
+                counts[name] += len(batch) - batch.column(i).null_count
+        return counts
+
+    def sample_present(
+        self, columns: list[str], rows: int, totals: dict[str, int] | None = None
+    ) -> dict[str, pa.Array]:
+        """Per column, a seeded sample (seed 0) of ``rows`` of its present values, in file
+        order; all of them when there are no more. One streaming pass over the columns:
+        the sample positions are drawn among the present values (their number comes from
+        the profile), so no column is ever held whole."""
+        totals = totals or {c: self.present(c) for c in columns}
+        picks = {c: _picks(n, rows) for c, n in totals.items()}
+        parts: dict[str, list[pa.Array]] = {c: [] for c in columns}
+        seen = dict.fromkeys(columns, 0)
+        for batch in self.batches(columns):
+            for i, name in enumerate(columns):
+                present = batch.column(i).drop_null()
+                wanted = picks[name]
+                if wanted is None:
+                    parts[name].append(present)
+                else:
+                    local = _in_window(wanted, seen[name], len(present))
+                    parts[name].append(present.take(pa.array(local)))
+                seen[name] += len(present)
+        if seen != totals:  # the profile counts differently (NaN): count, then draw again
+            return self.sample_present(columns, rows, self._counted(columns))
+        return {
+            c: pa.concat_arrays(parts[c]) if parts[c] else pa.array([], self.arrow_type(c))
+            for c in columns
+        }
+
+    def labelled_sample(
+        self, target: str, columns: list[str], rows: int, total: int | None = None
+    ) -> pa.Table:
+        """The rows whose ``target`` is present, sampled to ``rows`` with seed 0 when there
+        are more (the same rows on every run), with ``columns`` (the target first). One
+        streaming pass; positions are drawn among the labelled rows, whose number comes
+        from the profile."""
+        names = [target, *[c for c in columns if c != target]]
+        total = self.present(target) if total is None else total
+        wanted = _picks(total, rows)
+        parts: list[pa.RecordBatch] = []
+        seen = 0
+        for batch in self.batches(names):
+            labelled = np.flatnonzero(batch.column(0).is_valid().to_numpy(zero_copy_only=False))
+            local = (
+                labelled if wanted is None else labelled[_in_window(wanted, seen, len(labelled))]
+            )
+            parts.append(batch.take(pa.array(local, pa.int64())))
+            seen += len(labelled)
+        if seen != total:  # the profile counts differently (NaN): count, then draw again
+            return self.labelled_sample(target, columns, rows, self._counted([target])[target])
+        if not parts:
+            return pa.table({n: pa.array([], self.arrow_type(n)) for n in names})
+        return pa.Table.from_batches(parts)
 
     @property
     def profile(self) -> DatasetProfile:
@@ -143,10 +224,10 @@ class CheckContext:
     reference: _Data | None
     charter_domain: Domain | None
     now: datetime
-    connection: duckdb.DuckDBPyConnection
-    spill: tempfile.TemporaryDirectory[str] | None = None
+    spill: tempfile.TemporaryDirectory[str]
     cache: dict[Any, Any] = field(default_factory=dict)
     """Results shared by checks of one run (e.g. the labelled sample of the target)."""
+    _connection: duckdb.DuckDBPyConnection | None = None
 
     @classmethod
     def open(
@@ -165,13 +246,19 @@ class CheckContext:
         ref = None
         if reference is not None and reference_path is not None:
             ref = _Data(reference, reference_path, profiles(reference) if profiles else None)
-        # bounded memory: DuckDB spills to a temporary directory of its own
         spill = tempfile.TemporaryDirectory(prefix="steward-checks-")
-        connection = duckdb.connect(
-            config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill.name}
-        )
         data = _Data(version, path, profiles(version) if profiles else None)
-        return cls(data, ref, charter_domain, now, connection, spill)
+        return cls(data, ref, charter_domain, now, spill)
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection (opened on first use) with bounded memory: beyond
+        :data:`DUCKDB_MEMORY` it spills to a temporary directory of its own."""
+        if self._connection is None:
+            self._connection = duckdb.connect(
+                config={"memory_limit": DUCKDB_MEMORY, "temp_directory": self.spill.name}
+            )
+        return self._connection
 
     @property
     def version(self) -> DatasetVersion:
@@ -181,15 +268,27 @@ class CheckContext:
     def rows(self) -> int:
         return self.version.row_count
 
-    def close(self) -> None:
-        self.connection.close()
-        if self.spill is not None:
-            self.spill.cleanup()
+    def release(self) -> None:
+        """Give back memory between checks: DuckDB's buffers (the connection is closed and
+        reopened when needed), cached columns, and Arrow's unused pool memory."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self.data.release()
+        if self.reference is not None:
+            self.reference.release()
+        pa.default_memory_pool().release_unused()
 
-    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Run DuckDB SQL where ``{data}`` names the Parquet file (the first parameter)."""
-        text = query.replace("{data}", "read_parquet(?)")
-        return self.connection.execute(text, [str(self.data.path), *params]).fetchall()
+    def close(self) -> None:
+        self.release()
+        self.cache.clear()
+        self.spill.cleanup()
+
+    def sql(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Run DuckDB SQL where ``{data}`` names the Parquet file (as often as needed) and
+        ``$name`` the keyword ``params``."""
+        text = query.replace("{data}", "read_parquet($data)")
+        return self.connection.execute(text, {"data": str(self.data.path), **params}).fetchall()
 
     def missing_rates(self, columns: list[str]) -> dict[str, float]:
         """Share of missing values per column, from the profile (no scan of the data)."""
@@ -285,7 +384,12 @@ def result(
     columns: list[str] | tuple[str, ...] = (),
     details: dict[str, Any] | None = None,
 ) -> CheckResult:
-    """A :class:`CheckResult` for ``check`` (its kind, label and severity)."""
+    """A :class:`CheckResult` for ``check`` (its kind, label and severity).
+
+    Every result's details carry ``measured`` and ``threshold`` (None when the check did
+    not measure, e.g. skipped): a scalar, or a mapping column (class, group) -> value.
+    """
+    shaped = {"measured": None, "threshold": None, **(details or {})}
     return CheckResult(
         kind=check.kind,
         name=check.label,
@@ -293,5 +397,5 @@ def result(
         severity=check.severity,
         message=message,
         columns=tuple(columns),
-        details=details or {},
+        details=shaped,
     )

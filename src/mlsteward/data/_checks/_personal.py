@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -70,15 +69,6 @@ NAME_HINTS: Final[dict[str, str]] = {
 }
 
 
-def _sample(column: pa.ChunkedArray, rows: int) -> pa.Array:
-    values = column.drop_null().combine_chunks()
-    if len(values) > rows:
-        rng = np.random.default_rng(0)
-        picks = np.sort(rng.choice(len(values), rows, replace=False))
-        values = values.take(pa.array(picks))
-    return values
-
-
 def scan_column(values: pa.Array) -> dict[str, float]:
     """Share of ``values`` (strings) matching each personal-data pattern."""
     n = len(values)
@@ -103,25 +93,36 @@ def _name_hints(column: str) -> list[str]:
     return [kind for kind, pattern in NAME_HINTS.items() if re.search(pattern, lowered)]
 
 
+def _strength(tags: dict[str, Any]) -> float:
+    """How strongly a column looks personal: the largest share of sampled values matching
+    a pattern, 1.0 when its name says so."""
+    return max(1.0 if t["evidence"] == "column name" else float(t["share"]) for t in tags.values())
+
+
 def check_personal_data(check: PersonalDataCheck, ctx: CheckContext) -> CheckResult:
     columns = check.columns if check.columns is not None else ctx.version.columns
     ctx.require_columns(list(columns), "columns")
+    textual = [c for c in columns if pa.types.is_string(ctx.data.arrow_type(c))]
+    samples = ctx.data.sample_present(textual, check.sample_rows) if textual else {}
     found: dict[str, dict[str, Any]] = {}
     for name in columns:
         tags: dict[str, Any] = {}
         for kind in _name_hints(name):
             tags[f"personal:{kind}"] = {"evidence": "column name"}
-        physical = next(c.physical for c in ctx.version.schema if c.name == name)
-        column = ctx.data.column(name) if "string" in physical else None
-        if column is not None and pa.types.is_string(column.type):
-            sample = _sample(column, check.sample_rows)
+        if name in samples:
+            sample = samples[name]
             for kind, share in scan_column(sample).items():
                 if share >= check.min_share:
                     tag = tags.setdefault(f"personal:{kind}", {})
                     tag.update({"evidence": "values", "share": share, "sampled": len(sample)})
         if tags:
             found[name] = tags
-    details = {"columns": found, "record_tags": check.record_tags}
+    details = {
+        "columns": found,
+        "record_tags": check.record_tags,
+        "measured": {c: _strength(tags) for c, tags in found.items()},
+        "threshold": check.min_share,
+    }
     if not found:
         return result(
             check, "pass", f"No column of {len(columns)} looks like personal data.", details=details

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlsteward.data._checks._context import CheckContext, Domain, quote, result
+from mlsteward.data._checks._context import CheckContext, Domain, result
 from mlsteward.data._checks._spec import ConstantCheck, DomainCheck, MissingCheck, SchemaCheck
 from mlsteward.data._column_profile import ColumnProfile
 from mlsteward.data._records import CheckResult
@@ -86,7 +86,14 @@ def check_schema(check: SchemaCheck, ctx: CheckContext) -> CheckResult:
         for c in expected
         if c in actual and check.check_types and expected[c] != actual[c]
     }
-    details = {"expected_from": origin, "missing": missing, "extra": extra, "types": mismatched}
+    details = {
+        "expected_from": origin,
+        "missing": missing,
+        "extra": extra,
+        "types": mismatched,
+        "measured": len(missing) + len(extra) + len(mismatched),
+        "threshold": 0,
+    }
     if not (missing or extra or mismatched):
         return result(
             check, "pass", f"Schema matches {origin} ({len(expected)} columns).", details=details
@@ -116,7 +123,13 @@ def check_missing(check: MissingCheck, ctx: CheckContext) -> CheckResult:
     rates = ctx.missing_rates(columns)
     limits = {c: check.per_column.get(c, check.max_rate) for c in columns}
     bad = [c for c in columns if rates[c] > limits[c]]
-    details = {"rates": rates, "limits": limits}
+    uniform = len(set(limits.values())) <= 1
+    details = {
+        "rates": rates,
+        "limits": limits,
+        "measured": rates,
+        "threshold": check.max_rate if uniform else limits,
+    }
     if not bad:
         worst = max(rates.values(), default=0.0)
         return result(
@@ -131,30 +144,39 @@ def check_missing(check: MissingCheck, ctx: CheckContext) -> CheckResult:
     )
 
 
-def _distinct_values(column: pa.ChunkedArray) -> list[Any]:
-    values = pc.unique(column.drop_null()).to_pylist()
+def _sorted_values(values: list[Any]) -> list[Any]:
     return sorted(values, key=lambda v: (str(type(v)), v))
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
 
 
 def reference_domain(ctx: CheckContext) -> Domain | None:
     """Ranges (numeric columns) and categories (categorical, boolean) of the reference,
-    leaving out its time column (a later batch covers a later period by design)."""
+    leaving out its time column (a later batch covers a later period by design). Read from
+    the reference's profile (exact min, max and category counts), or its data when the
+    profile keeps too many categories to list them all."""
     if ctx.reference is None:
         return None
+    ref = ctx.reference
     ranges: dict[str, tuple[float | None, float | None]] = {}
     categories: dict[str, list[Any]] = {}
-    skip = {ctx.reference.version.time_column, ctx.version.time_column}
-    for name, kind in ctx.reference.version.column_types.items():
+    skip = {ref.version.time_column, ctx.version.time_column}
+    for name, kind in ref.version.column_types.items():
         if name in skip:
             continue
-        if kind == "numeric":
-            column = ctx.reference.column(name)
-            if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-                low, high = (s.as_py() for s in pc.min_max(column).values())
-                ranges[name] = (low, high)
+        if kind == "numeric" and _is_number(ref.arrow_type(name)):
+            summary = ref.summary(name)
+            ranges[name] = (summary.low, summary.high)
         elif kind in {"categorical", "boolean"}:
-            categories[name] = _distinct_values(ctx.reference.column(name))
-    return Domain(ranges, categories, f"reference {ctx.reference.version.short_ref}")
+            known = profile_counts(ref.summary(name), ref.arrow_type(name))
+            if known is not None:
+                categories[name] = _sorted_values(known[0].to_pylist())
+            else:
+                column = ref.column(name).drop_null()
+                categories[name] = _sorted_values(pc.unique(column).to_pylist())
+    return Domain(ranges, categories, f"reference {ref.version.short_ref}")
 
 
 def _domain(check: DomainCheck, ctx: CheckContext) -> Domain | None:
@@ -164,18 +186,17 @@ def _domain(check: DomainCheck, ctx: CheckContext) -> Domain | None:
         "the spec",
     )
     has_spec = bool(spec.ranges or spec.categories)
-    order = {
-        "auto": [spec if has_spec else None, ctx.charter_domain, reference_domain(ctx)]
-        if not has_spec
-        else [spec],
-        "spec": [spec if has_spec else None],
-        "charter": [ctx.charter_domain],
-        "reference": [reference_domain(ctx)],
-    }[check.source]
-    return next((d for d in order if d is not None), None)
+    if check.source == "spec" or (check.source == "auto" and has_spec):
+        return spec if has_spec else None
+    if check.source == "charter":
+        return ctx.charter_domain
+    if check.source == "reference":
+        return reference_domain(ctx)
+    return ctx.charter_domain or reference_domain(ctx)
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A category value as text: ``true``/``false``, whole floats without ``.0``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -183,12 +204,61 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+def text_column(column: Any) -> Any:
+    """Values as text, as :func:`as_text` writes them (a float column of whole numbers as
+    integers)."""
     if pa.types.is_floating(column.type):
         whole = pc.all(pc.equal(column, pc.floor(column))).as_py()
         if whole:
             column = column.cast(pa.int64())
     return column.cast(pa.string())
+
+
+def _range_counts(
+    ctx: CheckContext, name: str, low: float | None, high: float | None
+) -> dict[str, Any]:
+    """Values of a numeric column below ``low`` or above ``high``. The profile's exact min
+    and max settle the common case (nothing outside); otherwise the column is streamed."""
+    summary = ctx.data.summary(name)
+    outside = 0
+    beyond_low = low is not None and summary.low is not None and summary.low < low
+    beyond_high = high is not None and summary.high is not None and summary.high > high
+    if beyond_low or beyond_high:
+        for batch in ctx.data.batches([name]):
+            column = batch.column(0)
+            if beyond_low:
+                outside += int(pc.sum(pc.less(column, low)).as_py() or 0)
+            if beyond_high:
+                outside += int(pc.sum(pc.greater(column, high)).as_py() or 0)
+    return {
+        "out_of_domain": outside,
+        "allowed": [low, high],
+        "observed": [summary.low, summary.high],
+    }
+
+
+def _category_counts(ctx: CheckContext, name: str, allowed: list[Any]) -> dict[str, Any]:
+    """Values of a column outside the allowed categories (compared as text), from the
+    profile's exact value counts, else from the column."""
+    allowed_text = pa.array(sorted({as_text(v) for v in allowed}), pa.string())
+    known = profile_counts(ctx.data.summary(name), ctx.data.arrow_type(name))
+    if known is not None:
+        values, counts = known
+        texts = text_column(values)
+        outside = pc.invert(pc.is_in(texts, value_set=allowed_text)).to_numpy(zero_copy_only=False)
+        count = int(np.asarray(counts)[outside].sum())
+        unseen = pc.filter(texts, pa.array(outside)).to_pylist()
+    else:
+        column = text_column(ctx.data.column(name))
+        inside = pc.is_in(column, value_set=allowed_text)
+        mask = pc.and_(pc.invert(inside), pc.is_valid(column))
+        count = int(pc.sum(mask).as_py() or 0)
+        unseen = pc.unique(pc.filter(column, mask)).to_pylist()
+    return {
+        "out_of_domain": count,
+        "allowed": allowed_text.to_pylist()[:50],
+        "unseen": sorted(set(unseen))[:20],
+    }
 
 
 def check_domain(check: DomainCheck, ctx: CheckContext) -> CheckResult:
@@ -204,37 +274,26 @@ def check_domain(check: DomainCheck, ctx: CheckContext) -> CheckResult:
     if check.columns is not None:
         ctx.require_columns(check.columns, "columns")
     present = set(ctx.version.columns)
+
+    def wanted(name: str) -> bool:
+        return name in present and (selected is None or name in selected)
+
     counts: dict[str, dict[str, Any]] = {}
     for name, (low, high) in domain.ranges.items():
-        if name not in present or (selected is not None and name not in selected):
-            continue
-        column = ctx.data.column(name)
-        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
-            continue
-        below = 0 if low is None else int(pc.sum(pc.less(column, low)).as_py() or 0)
-        above = 0 if high is None else int(pc.sum(pc.greater(column, high)).as_py() or 0)
-        low_seen, high_seen = (s.as_py() for s in pc.min_max(column).values())
-        counts[name] = {
-            "out_of_domain": below + above,
-            "allowed": [low, high],
-            "observed": [low_seen, high_seen],
-        }
+        if wanted(name) and _is_number(ctx.data.arrow_type(name)):
+            counts[name] = _range_counts(ctx, name, low, high)
     for name, allowed in domain.categories.items():
-        if name not in present or (selected is not None and name not in selected):
-            continue
-        column = _text_column(ctx.data.column(name))
-        allowed_text = pa.array(sorted({_as_text(v) for v in allowed}), pa.string())
-        inside = pc.is_in(column, value_set=allowed_text)
-        outside = pc.and_(pc.invert(inside), pc.is_valid(column))
-        unseen = pc.unique(pc.filter(column, outside)).to_pylist()
-        counts[name] = {
-            "out_of_domain": int(pc.sum(outside).as_py() or 0),
-            "allowed": allowed_text.to_pylist()[:50],
-            "unseen": sorted(unseen)[:20],
-        }
+        if wanted(name):
+            counts[name] = _category_counts(ctx, name, allowed)
     shares = {c: v["out_of_domain"] / max(ctx.rows, 1) for c, v in counts.items()}
     bad = [c for c in counts if shares[c] > check.max_share]
-    details = {"source": domain.source, "columns": counts, "shares": shares}
+    details = {
+        "source": domain.source,
+        "columns": counts,
+        "shares": shares,
+        "measured": shares,
+        "threshold": check.max_share,
+    }
     if not counts:
         return result(
             check,
@@ -269,97 +328,14 @@ def check_domain(check: DomainCheck, ctx: CheckContext) -> CheckResult:
     )
 
 
-def check_duplicate_rows(check: DuplicateRowsCheck, ctx: CheckContext) -> CheckResult:
-    types = ctx.version.column_types
-    columns = [c for c in ctx.version.columns if not (check.ignore_id_columns and types[c] == "id")]
-    if not columns:
-        return result(check, "skipped", "Every column is an id column; nothing to compare.")
-    selection = ", ".join(quote(c) for c in columns)
-    ((distinct,),) = ctx.sql(f"SELECT count(*) FROM (SELECT DISTINCT {selection} FROM {{data}})")
-    duplicates = ctx.rows - int(distinct)
-    share = duplicates / max(ctx.rows, 1)
-    details = {"duplicates": duplicates, "share": share, "compared_columns": len(columns)}
-    if share <= check.max_share:
-        return result(
-            check, "pass", f"{duplicates} duplicate rows ({_pct(share)}).", details=details
-        )
-    return result(
-        check,
-        "fail",
-        f"{duplicates} rows ({_pct(share)}) repeat an earlier row"
-        + (" (id columns ignored)" if check.ignore_id_columns else "")
-        + f"; allowed {_pct(check.max_share)}. Deduplicate, or raise max_share if repeats are real.",
-        details=details,
-    )
-
-
-def check_duplicate_ids(check: DuplicateIdsCheck, ctx: CheckContext) -> CheckResult:
-    columns = ctx.columns_of({"id"}, check.columns)
-    if not columns:
-        return result(
-            check, "skipped", "No id columns (logical type id); name them with 'columns'."
-        )
-    found: dict[str, dict[str, Any]] = {}
-    for name in columns:
-        column = ctx.data.column(name)
-        distinct = pc.count_distinct(column, mode="only_valid").as_py()
-        nulls = column.null_count
-        duplicated = len(column) - nulls - distinct
-        examples: list[Any] = []
-        if duplicated:
-            counts = pc.value_counts(column.drop_null())
-            repeated = pc.filter(counts, pc.greater(counts.field("counts"), 1))
-            examples = repeated.field("values").to_pylist()[:5]
-        found[name] = {"duplicated": int(duplicated), "nulls": int(nulls), "examples": examples}
-    bad = [c for c, v in found.items() if v["duplicated"] or v["nulls"]]
-    if not bad:
-        return result(
-            check, "pass", f"Ids unique in {', '.join(columns)}.", details={"columns": found}
-        )
-    parts = [
-        f"{c}: {found[c]['duplicated']} repeated (e.g. {found[c]['examples'][:3]}), {found[c]['nulls']} null"
-        for c in bad
-    ]
-    return result(
-        check,
-        "fail",
-        "Ids are not unique: " + "; ".join(parts) + ".",
-        columns=bad,
-        details={"columns": found},
-    )
-
-
-def check_outliers(check: OutliersCheck, ctx: CheckContext) -> CheckResult:
-    columns = ctx.columns_of({"numeric"}, check.columns, skip_time=True)
-    found: dict[str, dict[str, Any]] = {}
-    for name in columns:
-        values = ctx.data.numeric(name)
-        values = values[~np.isnan(values)]
-        mask, rule = outlier_mask(values, check.method, check.z, check.iqr_k)
-        count = int(mask.sum())
-        share = count / max(values.size, 1)
-        extremes = [float(values[mask].min()), float(values[mask].max())] if count else []
-        found[name] = {"outliers": count, "share": share, "rule": rule, "range": extremes}
-    bad = [c for c, v in found.items() if v["share"] > check.max_share]
-    if not columns:
-        return result(check, "skipped", "No numeric columns.")
-    if not bad:
-        return result(
-            check,
-            "pass",
-            f"Outlier shares within {_pct(check.max_share)} in {len(columns)} numeric columns.",
-            details={"columns": found},
-        )
-    parts = [
-        f"{c} {found[c]['outliers']} ({_pct(found[c]['share'])}, {found[c]['rule']})" for c in bad
-    ]
-    return result(
-        check,
-        "fail",
-        f"Outliers above {_pct(check.max_share)}: " + "; ".join(parts) + ".",
-        columns=bad,
-        details={"columns": found},
-    )
+def _top_count(ctx: CheckContext, name: str) -> int:
+    """How often the most frequent value of a column occurs (profile, else the data)."""
+    known = profile_counts(ctx.data.summary(name), ctx.data.arrow_type(name))
+    if known is not None:
+        counts = np.asarray(known[1])
+        return int(counts.max()) if len(counts) else 0
+    column = ctx.data.column(name).drop_null().combine_chunks()
+    return int(pc.max(pc.value_counts(column).field("counts")).as_py() or 0)
 
 
 def check_constant(check: ConstantCheck, ctx: CheckContext) -> CheckResult:
@@ -371,18 +347,21 @@ def check_constant(check: ConstantCheck, ctx: CheckContext) -> CheckResult:
         for name in columns:
             if name in found:
                 continue
-            column = ctx.data.column(name).drop_null().combine_chunks()
-            top = int(pc.max(pc.value_counts(column).field("counts")).as_py() or 0)
-            share = top / max(ctx.rows, 1)
+            share = _top_count(ctx, name) / max(ctx.rows, 1)
             if share >= check.max_top_share:
                 found[name] = {"top_share": share}
+    details = {
+        "columns": found,
+        "measured": {c: v.get("top_share", 1.0) for c, v in found.items()},
+        "threshold": check.max_top_share,
+    }
     if not found:
-        return result(check, "pass", f"No constant columns among {len(columns)}.")
+        return result(check, "pass", f"No constant columns among {len(columns)}.", details=details)
     return result(
         check,
         "fail",
         f"Constant or near-constant column(s): {', '.join(found)}; they carry no information "
         "for a model. Drop them or check the extraction.",
         columns=list(found),
-        details={"columns": found},
+        details=details,
     )

@@ -12,9 +12,9 @@ from mlsteward.charter import get_charter
 from mlsteward.core import InvalidInput, NotFound, StewardError, ensure_utc, new_id, utcnow
 from mlsteward.data._checks._collection import check_coverage, check_freshness
 from mlsteward.data._checks._context import CheckContext, Domain
-from mlsteward.data._checks._personal import check_personal_data
 from mlsteward.data._checks._duplicates import check_duplicate_ids, check_duplicate_rows
 from mlsteward.data._checks._outliers import check_outliers
+from mlsteward.data._checks._personal import check_personal_data
 from mlsteward.data._checks._quality import (
     check_constant,
     check_domain,
@@ -152,6 +152,7 @@ def _run(spec: CheckSpec, ctx: CheckContext) -> list[CheckResult]:
     for check in spec.checks:
         try:
             results.append(CHECKS[check.kind](check, ctx))
+            ctx.release()  # each check's working memory goes before the next one starts
         except StewardError:
             raise
         except (ValueError, TypeError, ArithmeticError) as exc:

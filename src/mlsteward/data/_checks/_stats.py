@@ -1,4 +1,4 @@
-"""Vectorised statistics the checks use (numpy/scipy; no Python loops over rows)."""
+"""Vectorised statistics the checks use (numpy only; no Python loops over rows)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,27 @@ __all__ = [
     "mutual_information",
     "outlier_mask",
     "quantile_codes",
+    "rankdata",
     "spearman",
 ]
+
+
+def rankdata(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their average rank (``scipy.stats.rankdata``'s default,
+    without importing scipy; NaN is not expected)."""
+    values = np.asarray(values)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts_group = np.empty(len(values), dtype=bool)
+    starts_group[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_group[1:])
+    group = np.cumsum(starts_group) - 1
+    starts = np.flatnonzero(starts_group)
+    ends = np.append(starts[1:], len(values))
+    average = 0.5 * (starts + ends + 1)  # mean of the ranks starts+1 .. ends
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = average[group]
+    return ranks
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -23,8 +42,6 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     negatives = labels.size - positives
     if positives == 0 or negatives == 0:
         return float("nan")
-    from scipy.stats import rankdata  # scipy loads slowly; only checks need it
-
     ranks = rankdata(scores)
     u = ranks[labels].sum() - positives * (positives + 1) / 2.0
     return float(u / (positives * negatives))
@@ -32,8 +49,6 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's rank correlation (Pearson correlation of average ranks)."""
-    from scipy.stats import rankdata
-
     rx, ry = rankdata(x), rankdata(y)
     if rx.std() == 0 or ry.std() == 0:
         return 0.0

@@ -1,7 +1,10 @@
 """Checks that look at the target: leakage, label balance, relevance.
 
 Rows without a label are left out. On more than :data:`TARGET_SAMPLE_ROWS` labelled rows a
-seeded random sample of that size is used (the same rows on every run).
+seeded random sample of that size is used (the same rows on every run). The sample is
+drawn in one streaming pass over the file (only the target and feature columns), never by
+loading whole columns, and is shared by the checks of one run. Label balance reads the
+class counts from the stored profile.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlsteward.data._checks._context import CheckContext, result
+from mlsteward.data._checks._quality import profile_counts
 from mlsteward.data._checks._spec import LabelBalanceCheck, LeakageCheck, RelevanceCheck
 from mlsteward.data._checks._stats import (
     auc,
@@ -50,16 +54,15 @@ def arrow_codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 class _Labelled:
     """The labelled rows (sampled when many): target values and feature accessors."""
 
-    def __init__(self, ctx: CheckContext, target: str) -> None:
+    def __init__(self, ctx: CheckContext, target: str, features: list[str]) -> None:
         self.ctx = ctx
-        column = ctx.data.column(target).combine_chunks()
-        labelled = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
-        if labelled.size > TARGET_SAMPLE_ROWS:
-            rng = np.random.default_rng(0)
-            labelled = np.sort(rng.choice(labelled, TARGET_SAMPLE_ROWS, replace=False))
-        self.rows = labelled
+        key = ("labelled", target, tuple(features))
+        if key not in ctx.cache:
+            ctx.cache[key] = ctx.data.labelled_sample(target, features, TARGET_SAMPLE_ROWS)
+        self.table: pa.Table = ctx.cache[key]
+        self.rows = np.arange(self.table.num_rows)
         self.kind = ctx.target_kind(target)
-        self.values = column.take(pa.array(labelled))
+        self.values = self.table.column(target).combine_chunks()
         if self.kind == "numeric":
             self.y = self.values.cast(pa.float64()).to_numpy(zero_copy_only=False)
             self.classes: list[Any] = []
@@ -74,7 +77,7 @@ class _Labelled:
             self.classes = [order[i] for i in ranking]
 
     def feature(self, name: str) -> pa.Array:
-        return self.ctx.data.column(name).combine_chunks().take(pa.array(self.rows))
+        return self.table.column(name).combine_chunks()
 
     def is_numeric(self, name: str, array: pa.Array) -> bool:
         kind = self.ctx.version.column_types.get(name)
@@ -126,12 +129,12 @@ def check_leakage(check: LeakageCheck, ctx: CheckContext) -> CheckResult:
         return result(
             check, "skipped", "No target: register the version with a target or set 'target'."
         )
-    data = _Labelled(ctx, target)
+    features = ctx.features(target, check.columns)
+    data = _Labelled(ctx, target, features)
     if data.rows.size < 10 or (data.kind != "numeric" and len(data.classes) < 2):
         return result(
             check, "skipped", f"Too few labelled rows or classes in {target!r} to measure leakage."
         )
-    features = ctx.features(target, check.columns)
     scores = {name: _score(data, name) for name in features}
     if data.kind == "numeric":
         limit, key = check.max_abs_correlation, "abs_spearman"
@@ -144,6 +147,8 @@ def check_leakage(check: LeakageCheck, ctx: CheckContext) -> CheckResult:
         "metric": key,
         "limit": limit,
         "scores": scores,
+        "measured": {name: s[key] for name, s in scores.items()},
+        "threshold": limit,
     }
     if not bad:
         best = max(scores.items(), key=lambda item: item[1][key], default=(None, {key: 0.0}))
@@ -165,26 +170,40 @@ def check_leakage(check: LeakageCheck, ctx: CheckContext) -> CheckResult:
     )
 
 
+def _class_counts(ctx: CheckContext, target: str) -> tuple[list[str], np.ndarray]:
+    """The classes of the target (as text, sorted) and their counts: from the profile's
+    exact counts, else counted in the data."""
+    known = profile_counts(ctx.data.summary(target), ctx.data.arrow_type(target))
+    if known is not None:
+        classes, counts = known[0].to_pylist(), np.asarray(known[1], dtype=np.int64)
+    else:
+        pairs = pc.value_counts(ctx.data.column(target).drop_null().combine_chunks())
+        classes = pairs.field("values").to_pylist()
+        counts = np.asarray(pairs.field("counts").to_numpy(), dtype=np.int64)
+    text = [str(v) for v in classes]
+    order = sorted(range(len(text)), key=text.__getitem__)
+    return [text[i] for i in order], counts[order]
+
+
 def check_label_balance(check: LabelBalanceCheck, ctx: CheckContext) -> CheckResult:
     target = ctx.target(check.target)
     if target is None:
         return result(
             check, "skipped", "No target: register the version with a target or set 'target'."
         )
-    column = ctx.data.column(target)
     if ctx.target_kind(target) == "numeric":
         return result(
             check, "skipped", f"Target {target!r} is numeric; label balance applies to classes."
         )
-    counts = pc.value_counts(column.drop_null().combine_chunks())
-    values = [str(v) for v in counts.field("values").to_pylist()]
-    n = np.asarray(counts.field("counts").to_numpy(), dtype=np.int64)
+    values, n = _class_counts(ctx, target)
     total = int(n.sum())
     shares = {v: int(c) / max(total, 1) for v, c in zip(values, n, strict=True)}
     details = {
         "target": target,
         "counts": dict(zip(values, n.tolist(), strict=True)),
         "shares": shares,
+        "measured": shares,
+        "threshold": check.min_share,
     }
     if len(values) < 2:
         return result(
@@ -214,9 +233,9 @@ def check_relevance(check: RelevanceCheck, ctx: CheckContext) -> CheckResult:
         return result(
             check, "skipped", "No target: register the version with a target or set 'target'."
         )
-    data = _Labelled(ctx, target)
-    y = data.target_codes(check.bins)
     features = ctx.features(target, check.columns)
+    data = _Labelled(ctx, target, features)
+    y = data.target_codes(check.bins)
     scores: dict[str, dict[str, float]] = {}
     for name in features:
         x = data.codes(name, check.bins)
@@ -225,7 +244,13 @@ def check_relevance(check: RelevanceCheck, ctx: CheckContext) -> CheckResult:
             "mutual_info_raw": mutual_information(x, y),
         }
     bad = [n for n, s in scores.items() if s["mutual_info"] < check.min_mutual_info]
-    details = {"target": target, "min_mutual_info": check.min_mutual_info, "scores": scores}
+    details = {
+        "target": target,
+        "min_mutual_info": check.min_mutual_info,
+        "scores": scores,
+        "measured": {name: s["mutual_info"] for name, s in scores.items()},
+        "threshold": check.min_mutual_info,
+    }
     if not features:
         return result(check, "skipped", "No feature columns to score.")
     if not bad:

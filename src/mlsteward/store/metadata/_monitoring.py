@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -132,13 +133,15 @@ class MonitorWindowRow(Base):
 
 
 class MonitorAlertRow(Base):
-    """One alert of a run: severity, what (kind, subject, metric), the value against the
-    threshold, the reference it was compared with, and the window."""
+    """One alert of a run (``seq``: its order in the run): severity, what (kind, subject,
+    metric), the value against the threshold, the reference it was compared with, and the
+    window (``position``)."""
 
     __tablename__ = "monitor_alerts"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("monitor_runs.id"), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -153,7 +156,7 @@ class MonitorAlertRow(Base):
 
     __table_args__ = (
         CheckConstraint("severity IN ('info', 'warning', 'critical')", name="severity_known"),
-        Index("ix_monitor_alerts_run_id", "run_id"),
+        UniqueConstraint("run_id", "seq"),
         Index("ix_monitor_alerts_subject", "subject"),
     )
 
@@ -167,7 +170,7 @@ class MonitoringRepository(abc.ABC):
     - runs are immutable: :meth:`add_run` inserts the run with its windows and alerts;
       there is no update and no delete;
     - :meth:`runs` is newest first (by ``created_at``, then id); :meth:`alerts` is ordered
-      by run, window and insertion, filtered by every given argument.
+      by run and ``seq`` (window, then severity), filtered by every given argument.
     """
 
     @abc.abstractmethod
@@ -310,7 +313,7 @@ class SqlMonitoringRepository(MonitoringRepository):
                 )
             allowed = ALERT_SEVERITIES[ALERT_SEVERITIES.index(min_severity) :]
             query = query.where(MonitorAlertRow.severity.in_(allowed))
-        query = query.order_by(MonitorAlertRow.run_id, MonitorAlertRow.position, MonitorAlertRow.id)
+        query = query.order_by(MonitorAlertRow.run_id, MonitorAlertRow.seq)
         if limit is not None:
             query = query.limit(limit)
         return list(self._session.execute(query).scalars())

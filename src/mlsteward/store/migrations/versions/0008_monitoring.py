@@ -104,6 +104,7 @@ def upgrade() -> None:
         "monitor_alerts",
         sa.Column("id", sa.String(32), nullable=False),
         sa.Column("run_id", sa.String(32), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("window_start", UTCDateTime(), nullable=True),
         sa.Column("window_end", UTCDateTime(), nullable=True),
@@ -117,18 +118,17 @@ def upgrade() -> None:
         sa.Column("message", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_monitor_alerts"),
         _fk("monitor_alerts", "run_id", "monitor_runs"),
+        sa.UniqueConstraint("run_id", "seq", name="uq_monitor_alerts_run_id_seq"),
         sa.CheckConstraint(
             "severity IN ('info', 'warning', 'critical')",
             name="ck_monitor_alerts_severity_known",
         ),
     )
-    op.create_index("ix_monitor_alerts_run_id", "monitor_alerts", ["run_id"])
     op.create_index("ix_monitor_alerts_subject", "monitor_alerts", ["subject"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_monitor_alerts_subject", table_name="monitor_alerts")
-    op.drop_index("ix_monitor_alerts_run_id", table_name="monitor_alerts")
     op.drop_table("monitor_alerts")
     op.drop_table("monitor_windows")
     op.drop_index("ix_monitor_runs_project_id", table_name="monitor_runs")
