@@ -17,10 +17,13 @@ What it does, all in one run on one machine:
    - ``steward-profile``: ``profile_dataset(path)`` (streamed in batches);
    - ``steward-full``: ``profile_dataset(path)`` and ``check_dataset(...)`` with the default
      checks (missing, duplicate rows and ids, outliers, constant columns, personal data,
-     and with the target: leakage, label balance, relevance), results not saved;
+     and with the target: leakage, label balance, relevance), results not saved; the
+     checks read the version's stored profile (written at registration) and stream the
+     file only for what the profile cannot answer;
    - ``duckdb``: ``SUMMARIZE SELECT * FROM read_parquet(path)``;
 4. prints medians and the ratios, and writes ``bench/results/profile_vs_duckdb.json`` and
-   ``.md`` with versions, sizes, the machine load (``uptime``) and the command.
+   ``.md`` with versions, sizes, wall and CPU seconds, the machine load (``uptime``) and the
+   command.
 
 Targets (issue 4): Steward's profile + checks within 3x DuckDB SUMMARIZE, peak memory
 under 1.5 GB.
@@ -125,6 +128,12 @@ def _status_mb(field: str) -> float:
     return float("nan")
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system, all threads) of this process so far."""
+    times = os.times()
+    return times.user + times.system
+
+
 def child(kind: str, path: str, uri: str, artifacts: str, ref: str) -> dict[str, Any]:
     """One measured run in this (fresh) process."""
     out: dict[str, Any] = {"kind": kind}
@@ -134,9 +143,10 @@ def child(kind: str, path: str, uri: str, artifacts: str, ref: str) -> dict[str,
         connection = duckdb.connect()
         connection.execute("SET enable_progress_bar = false")
         out["rss_after_import_mb"] = _status_mb("VmRSS")
-        started = time.perf_counter()
+        cpu, started = _cpu(), time.perf_counter()
         rows = connection.execute("SUMMARIZE SELECT * FROM read_parquet(?)", [path]).fetchall()
         out["seconds"] = time.perf_counter() - started
+        out["cpu_seconds"] = _cpu() - cpu
         out["columns"] = len(rows)
     else:
         import mlsteward as ms
@@ -145,7 +155,7 @@ def child(kind: str, path: str, uri: str, artifacts: str, ref: str) -> dict[str,
         st = ms.connect(uri, artifacts=artifacts)
         stored = st.datasets.get(PROJECT, ref)
         out["rss_after_import_mb"] = _status_mb("VmRSS")
-        started = time.perf_counter()
+        cpu, started = _cpu(), time.perf_counter()
         profile = profile_dataset(path, column_types=stored.column_types)
         out["profile_seconds"] = time.perf_counter() - started
         out["columns"] = len(profile.columns)
@@ -155,6 +165,7 @@ def child(kind: str, path: str, uri: str, artifacts: str, ref: str) -> dict[str,
             out["check_seconds"] = time.perf_counter() - checked
             out["checks"] = [f"{r.kind}:{r.status}" for r in report.results]
         out["seconds"] = time.perf_counter() - started
+        out["cpu_seconds"] = _cpu() - cpu
         st.close()
     # VmHWM is this process's own high-water mark; ru_maxrss would also count the
     # parent's memory copied at fork (Linux keeps it across exec)
@@ -212,14 +223,16 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Versions: {', '.join(f'{k} {v}' for k, v in doc['versions'].items())}.",
         f"Repeats: {doc['repeats']} of each, alternating, each in a fresh process; medians.",
         "",
-        "| run | median seconds | all runs (s) | peak RSS, median / max (MB) |",
-        "|---|---:|---|---:|",
+        "| run | median seconds | all runs (s) | median CPU s | peak RSS, median / max (MB) |",
+        "|---|---:|---|---:|---:|",
     ]
     for kind in KINDS:
         times = ", ".join(f"{r['seconds']:.2f}" for r in doc["runs"][kind])
         peak = max(r["peak_rss_mb"] for r in doc["runs"][kind])
+        cpu = med[kind].get("cpu_seconds")
         lines.append(
             f"| {kind} | {med[kind]['seconds']:.2f} | {times} | "
+            f"{'n/a' if cpu is None else f'{cpu:.2f}'} | "
             f"{med[kind]['peak_rss_mb']:.0f} / {peak:.0f} |"
         )
     ratios = doc["ratios"]
@@ -237,6 +250,8 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- Checks run: {', '.join(doc['runs']['steward-full'][0].get('checks', []))}.",
         f"- Registration (untimed setup: hash, copy, profile): {doc['register_seconds']:.1f} s.",
         "",
+        "The machine is shared: wall times move with its load (`uptime` above); CPU seconds "
+        "(user + system, all threads) move less. "
         "Peak RSS is the child process's own high-water mark (`VmHWM`; interpreter and imports included: "
         f"Steward {med['steward-full']['rss_after_import_mb']:.0f} MB, DuckDB "
         f"{med['duckdb']['rss_after_import_mb']:.0f} MB after imports).",
@@ -311,6 +326,7 @@ def main() -> None:
             key: median(kind, key)
             for key in (
                 "seconds",
+                "cpu_seconds",
                 "peak_rss_mb",
                 "rss_after_import_mb",
                 "profile_seconds",

@@ -19,6 +19,12 @@ PACKAGES = [
     "mlsteward.client",
     "mlsteward.projects",
     "mlsteward.datasets",
+    "mlsteward.data",
+    "mlsteward.reports",
+    "mlsteward.charter",
+    "mlsteward.tracking",
+    "mlsteward.registry",
+    "mlsteward.evaluation",
 ]
 PUBLIC_DUNDERS = {"__version__"}
 

@@ -276,10 +276,10 @@ def test_empty_inputs_give_an_empty_profile(tmp_path: Path) -> None:
     ("source", "error", "words"),
     [
         ("missing.parquet", NotFound, "does not exist"),
-        ("data.xlsx", InvalidInput, "unsupported file type '.xlsx'"),
-        ("latin1.csv", InvalidInput, "not valid UTF-8"),
-        ("broken.parquet", InvalidInput, "could not be read as Parquet"),
-        ([1, 2, 3], InvalidInput, "Cannot profile a list"),
+        ("data.xlsx", InvalidInput, r"Cannot profile .*data\.xlsx: it is a \.xlsx file; expected"),
+        ("latin1.csv", InvalidInput, "not valid UTF-8 text .*and profile the DataFrame"),
+        ("broken.parquet", InvalidInput, "cannot be read as Parquet"),
+        ([1, 2, 3], InvalidInput, "Cannot profile data of type builtins.list"),
     ],
 )
 def test_bad_sources_say_what_is_wrong(

@@ -230,7 +230,7 @@ def _check_utf8(path: Path, schema: pa.Schema, action: str) -> None:
             f"The CSV file {path} is not valid UTF-8 text (in column(s) "
             f"{', '.join(map(repr, binary))}); expected UTF-8. Convert it, e.g. "
             f"`iconv -f latin1 -t utf-8 {path.name} > fixed.csv`, or read it with "
-            f"pandas.read_csv(..., encoding=...) and {action[:-3]}e the DataFrame."
+            f"pandas.read_csv(..., encoding=...) and {action} the DataFrame."
         )
 
 

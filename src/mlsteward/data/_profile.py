@@ -40,8 +40,8 @@ from mlsteward.data._column_batch import (
 )
 from mlsteward.data._column_profile import ColumnProfile
 from mlsteward.data._hll import DEFAULT_PRECISION, HyperLogLog
+from mlsteward.data._io import open_source
 from mlsteward.data._sketches import DAY_MICROS, LOG_RELATIVE_ACCURACY
-from mlsteward.data._sources import iter_batches
 from mlsteward.data._types import infer_column_types, validate_column_types
 
 __all__ = [
@@ -264,27 +264,27 @@ def profile_dataset(
     """Profile a dataset, streaming it in batches of at most ``batch_rows`` rows.
 
     ``source`` is a pyarrow Table or RecordBatch, a pandas or polars DataFrame, or a path
-    to a Parquet file (read row group by row group, never whole), a directory of Parquet
-    files, or a CSV file (read in blocks). ``column_types`` maps columns to logical types
+    to a Parquet file (read batch by batch, never whole), a directory of Parquet files, or
+    a CSV file (see :func:`mlsteward.data._io.open_source`, the reader registration uses
+    too). ``column_types`` maps columns to logical types
     (numeric, categorical, boolean, datetime, text, id); the others are inferred from the
     first batch. ``progress(rows_done, total_rows)`` is called after each batch.
     ``workers`` threads profile columns in parallel (default: up to 4, by CPU count).
     """
-    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
-        raise InvalidInput(f"batch_rows must be a positive integer, got {batch_rows!r}.")
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
-    schema, batches, total = iter_batches(source, batch_rows)
+    opened = open_source(source, batch_rows=batch_rows, action="profile", directories=True)
+    total = opened.rows
     try:
         with ProfileBuilder(column_types, workers=workers) as builder:
-            for batch in batches:
+            for batch in opened.batches:
                 if batch.num_rows == 0:
                     continue  # types are inferred from the first batch with rows
                 builder.add(batch)
                 if progress is not None:
                     progress(builder.row_count, total)
             if builder.column_types is None:  # no rows at all
-                builder.add(schema.empty_table())
+                builder.add(opened.schema.empty_table())
             return builder.profile()
     finally:
         # hand the decoded batches' memory back to the OS rather than keep it cached

@@ -13,9 +13,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import altair as alt
-
 from mlsteward.core import InvalidInput
+from mlsteward.monitoring._charts import (
+    alert_timeline,
+    coverage_chart,
+    drift_chart,
+    performance_chart,
+)
 from mlsteward.monitoring._drift import DriftReport
 from mlsteward.monitoring._records import MonitorRun, clean, estimates
 from mlsteward.reports import (
@@ -91,29 +95,10 @@ def _alerts(run: MonitorRun) -> list[Any]:
         }
         for a in run.alerts
     ]
-    timeline = (
-        alt.Chart(
-            {"values": points}, width=640, height=max(80, 14 * len({p["subject"] for p in points}))
-        )
-        .mark_point(filled=True, size=70)
-        .encode(
-            x=alt.X(field="start", type="temporal", title="window start"),
-            y=alt.Y(field="subject", type="nominal", title=None),
-            color=alt.Color(
-                field="severity",
-                type="nominal",
-                scale=alt.Scale(
-                    domain=["critical", "warning", "info"], range=["#cf222e", "#bf8700", "#0969da"]
-                ),
-            ),
-            shape=alt.Shape(field="kind", type="nominal"),
-            tooltip=[
-                alt.Tooltip(field=k, type="nominal")
-                for k in ("start", "subject", "severity", "kind", "message")
-            ],
-        )
-        .properties(title="Alert timeline")
-    )
+    span = None
+    if run.windows:
+        span = (run.windows[0]["window"]["start"], run.windows[-1]["window"]["end"])
+    timeline = alert_timeline(points, span)
     rows = [
         [
             Badge(_SEVERITY_BADGE[a.severity], a.severity),
@@ -159,7 +144,12 @@ def _drift(run: MonitorRun) -> list[Any]:
             continue
         for f in drift["features"]:
             rows.append(
-                {"start": item["window"]["start"], "feature": f["feature"], "score": f["score"]}
+                {
+                    "start": item["window"]["start"],
+                    "feature": f["feature"],
+                    "score": f["score"],
+                    "test": f["test"],
+                }
             )
             entry = tally.setdefault(
                 f["feature"],
@@ -170,17 +160,7 @@ def _drift(run: MonitorRun) -> list[Any]:
             entry["max"] = max(entry["max"], f["score"] or 0.0)
     if not rows:
         return [Text("No drift was computed (no window had rows).")]
-    chart = line_chart(
-        rows,
-        x="start",
-        y="score",
-        color="feature",
-        threshold=1.0,
-        x_type="temporal",
-        title="Drift score per feature (1.0 = alarm level)",
-        x_title="window start",
-        y_title="drift score",
-    )
+    chart = drift_chart(rows)
     table = Table(
         ["feature", "role", "test", "windows drifted", "max score"],
         [
@@ -232,41 +212,22 @@ def _performance(run: MonitorRun) -> list[Any]:
                     }
                 )
         if rows:
-            charts.append(
-                Chart(
-                    line_chart(
-                        rows,
-                        x="start",
-                        y="value",
-                        color="series",
-                        lower="low",
-                        upper="high",
-                        threshold=gates.get(metric),
-                        x_type="temporal",
-                        title=metric,
-                        x_title="window start",
-                        y_title=metric,
-                        width=420,
-                        height=180,
-                    )
-                )
-            )
+            charts.append(Chart(performance_chart(rows, metric, gates.get(metric))))
     coverage = [
-        [
-            item["window"]["start"][:16],
-            item["performance"]["realized"]["labelled"],
-            _fmt(item["performance"]["realized"]["coverage"], 3),
-        ]
+        {
+            "start": item["window"]["start"],
+            "labelled": item["performance"]["realized"]["labelled"],
+            "coverage": item["performance"]["realized"]["coverage"],
+        }
         for item in run.windows
     ]
     return [
         Text(
             "Estimated values (band: the interval where the realized value should fall) come "
             "from the model's calibrated scores, before labels arrive; realized values from "
-            "the labels received so far (coverage below)."
+            "the labels received so far (their coverage in the last chart)."
         ),
-        Grid(charts),
-        Table(["window", "labelled", "label coverage"], coverage),
+        Grid([*charts, Chart(coverage_chart(coverage))]),
     ]
 
 

@@ -8,6 +8,7 @@ must read the data they stream it in record batches of only the columns they nee
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 
 from mlsteward.core import InvalidInput
 from mlsteward.data._column_profile import ColumnProfile
-from mlsteward.data._profile import DatasetProfile, profile_dataset
+from mlsteward.data._profile import DatasetProfile, ProfileBuilder
 from mlsteward.data._records import CheckResult, CheckStatus, DatasetVersion
 from mlsteward.data._types import infer_column_type
 
@@ -45,7 +46,7 @@ BATCH_ROWS: Final = 262_144
 DUCKDB_MEMORY: Final = "512MB"
 """Memory DuckDB may use for table-wide checks (duplicate rows) before spilling to disk."""
 
-ProfileLoader = Callable[[Path], DatasetProfile]
+ProfileLoader = Callable[[], DatasetProfile | None]
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,15 @@ class _Data:
             kind = kind.value_type
         return pa.string() if pa.types.is_large_string(kind) else kind
 
-    def batches(self, columns: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-        """The rows of ``columns`` as record batches of at most ``batch_rows`` rows, in file
-        order (memory bounded by a batch; columns decoded as :meth:`column` does)."""
+    def batches(
+        self, columns: list[str], batch_rows: int | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of ``columns`` as record batches of at most ``batch_rows`` rows (default
+        :data:`BATCH_ROWS`), in file order (memory bounded by a batch; columns decoded as
+        :meth:`column` does)."""
+        size = batch_rows or BATCH_ROWS
         with pq.ParquetFile(self.path, pre_buffer=False) as reader:
-            for batch in reader.iter_batches(batch_size=batch_rows, columns=columns):
+            for batch in reader.iter_batches(batch_size=size, columns=columns):
                 arrays = [decoded(a) for a in batch.columns]
                 yield pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
@@ -199,13 +204,22 @@ class _Data:
 
     @property
     def profile(self) -> DatasetProfile:
-        """The version's profile: the stored one, else computed (streamed) once."""
+        """The version's profile: the stored one, else computed once from the file."""
         if self._profile is None:
-            if self.load_profile is None:
-                self._profile = profile_dataset(self.path, column_types=self.version.column_types)
-            else:
-                self._profile = self.load_profile(self.path)
+            stored = self.load_profile() if self.load_profile is not None else None
+            self._profile = stored if stored is not None else self._compute_profile()
         return self._profile
+
+    def _compute_profile(self) -> DatasetProfile:
+        """The profile of the data file, streamed (for versions without a usable one)."""
+        columns = self.version.columns
+        with ProfileBuilder(self.version.column_types, workers=min(4, os.cpu_count() or 1)) as b:
+            for batch in self.batches(columns):
+                if batch.num_rows:
+                    b.add(batch)
+            if b.column_types is None:
+                b.add(pa.table({c: pa.array([], self.arrow_type(c)) for c in columns}))
+            return b.profile()
 
     def summary(self, name: str) -> ColumnProfile:
         """The profile of one column."""

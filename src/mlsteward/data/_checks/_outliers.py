@@ -154,76 +154,98 @@ def _quartiles(ranks: dict[int, Rank], n: int) -> Callable[[], list[float]]:
     return lambda: [numpy_quantile(_value(ranks), n, q) for q in _QUARTILES]
 
 
-def _streamed(
-    check: OutliersCheck, ctx: CheckContext, summaries: dict[str, ColumnProfile]
-) -> dict[str, dict[str, Any]]:
-    """Outliers of columns without exact value counts, by streamed selection."""
+def _passes(ctx: CheckContext, center: dict[str, float] | None = None) -> Any:
+    """A pass over the data: per batch, each column's values (``|x - center|`` with a
+    ``center``)."""
 
-    def passes(deviation_from: dict[str, float] | None = None) -> Any:
-        def run(columns: list[str]) -> Iterator[dict[str, F64]]:
-            for batch in ctx.data.batches(columns):
-                values = {c: as_floats(batch.column(i)) for i, c in enumerate(columns)}
-                if deviation_from is not None:
-                    values = {c: np.abs(v - deviation_from[c]) for c, v in values.items()}
-                yield values
+    def run(columns: list[str]) -> Iterator[dict[str, F64]]:
+        for batch in ctx.data.batches(columns):
+            values = {c: as_floats(batch.column(i)) for i, c in enumerate(columns)}
+            if center is not None:
+                values = {c: np.abs(v - center[c]) for c, v in values.items()}
+            yield values
 
-        return run
+    return run
 
-    sizes = {c: s.count for c, s in summaries.items()}
-    first = _median_ranks if check.method == "robust_z" else _quartile_ranks
-    x_ranks = {
-        c: {r: Rank.of(r, sizes[c], s.histogram) for r in first(sizes[c])}
+
+def _ranks(
+    summaries: dict[str, ColumnProfile], which: Callable[[int], list[int]], histogram: bool
+) -> dict[str, dict[int, Rank]]:
+    """Ranks to select per column (starting from the profile's histogram, or not)."""
+    return {
+        c: {r: Rank.of(r, s.count, s.histogram if histogram else None) for r in which(s.count)}
         for c, s in summaries.items()
     }
-    select({c: list(rs.values()) for c, rs in x_ranks.items()}, passes())
 
-    medians: dict[str, float] = {}
-    mads: dict[str, float] = {}
-    found: dict[str, dict[str, Any]] = {}
-    if check.method == "robust_z":
-        medians = {c: _median(_value(rs), sizes[c]) for c, rs in x_ranks.items()}
-        settled = robust_in_one_pass(summaries, medians, check.z, _median_ranks, _median, passes())
-        for c, (mad, count, extremes) in settled.items():
-            found[c] = {
-                "outliers": count,
-                "share": count / max(sizes[c], 1),
-                "rule": f"|robust z| > {check.z}",
-                "range": extremes,
-            }
-        summaries = {c: s for c, s in summaries.items() if c not in found}
-        d_ranks = {c: {r: Rank.of(r, sizes[c]) for r in _median_ranks(sizes[c])} for c in summaries}
-        select({c: list(rs.values()) for c, rs in d_ranks.items()}, passes(medians))
-        mads = {c: _median(_value(rs), sizes[c]) for c, rs in d_ranks.items()}
-        flat = [c for c in summaries if mads[c] == 0]  # the rule falls back to the IQR
-        q_ranks = {
-            c: {r: Rank.of(r, sizes[c], summaries[c].histogram) for r in _quartile_ranks(sizes[c])}
-            for c in flat
-        }
-        select({c: list(rs.values()) for c, rs in q_ranks.items()}, passes())
-    else:
-        q_ranks = x_ranks
 
-    rules = {
-        c: _rule(check, medians.get(c), mads.get(c), _quartiles(q_ranks.get(c, {}), sizes[c]))
-        for c in summaries
-    }
-    counts = dict.fromkeys(summaries, 0)
+def _select(ctx: CheckContext, ranks: dict[str, dict[int, Rank]], center: Any = None) -> None:
+    select({c: list(rs.values()) for c, rs in ranks.items()}, _passes(ctx, center))
+
+
+def _count(
+    ctx: CheckContext, rules: dict[str, Rule], sizes: dict[str, int]
+) -> dict[str, dict[str, Any]]:
+    """One pass counting each column's outliers under its rule."""
+    counts = dict.fromkeys(rules, 0)
     lows: dict[str, float] = {}
     highs: dict[str, float] = {}
-    for batch in passes()(list(summaries)) if summaries else []:
+    for batch in _passes(ctx)(list(rules)) if rules else []:
         for c, values in batch.items():
             picked = values[rules[c].mask(values)]
             if len(picked):
                 counts[c] += len(picked)
                 lows[c] = min(lows.get(c, np.inf), float(picked.min()))
                 highs[c] = max(highs.get(c, -np.inf), float(picked.max()))
-    for c in summaries:
-        found[c] = {
+    return {
+        c: {
             "outliers": counts[c],
             "share": counts[c] / max(sizes[c], 1),
             "rule": rules[c].text,
             "range": [lows[c], highs[c]] if counts[c] else [],
         }
+        for c in rules
+    }
+
+
+def _streamed(
+    check: OutliersCheck, ctx: CheckContext, summaries: dict[str, ColumnProfile]
+) -> dict[str, dict[str, Any]]:
+    """Outliers of columns without exact value counts, by streamed selection: quartiles
+    (IQR) then a counting pass; or medians, then MAD and counts in one pass where the
+    profile bounds the MAD tightly enough, else MAD (and quartiles where it is 0) by
+    selection and a counting pass."""
+    sizes = {c: s.count for c, s in summaries.items()}
+    if check.method == "iqr":
+        quartile_ranks = _ranks(summaries, _quartile_ranks, histogram=True)
+        _select(ctx, quartile_ranks)
+        rules = {
+            c: _rule(check, None, None, _quartiles(quartile_ranks[c], sizes[c])) for c in summaries
+        }
+        return _count(ctx, rules, sizes)
+    median_ranks = _ranks(summaries, _median_ranks, histogram=True)
+    _select(ctx, median_ranks)
+    medians = {c: _median(_value(rs), sizes[c]) for c, rs in median_ranks.items()}
+    found: dict[str, dict[str, Any]] = {}
+    settled = robust_in_one_pass(summaries, medians, check.z, _median_ranks, _median, _passes(ctx))
+    for c, (_, count, extremes) in settled.items():
+        found[c] = {
+            "outliers": count,
+            "share": count / max(sizes[c], 1),
+            "rule": f"|robust z| > {check.z}",
+            "range": extremes,
+        }
+    rest = {c: s for c, s in summaries.items() if c not in found}
+    deviation_ranks = _ranks(rest, _median_ranks, histogram=False)
+    _select(ctx, deviation_ranks, medians)
+    mads = {c: _median(_value(rs), sizes[c]) for c, rs in deviation_ranks.items()}
+    flat = {c: s for c, s in rest.items() if mads[c] == 0}  # the rule falls back to the IQR
+    quartile_ranks = _ranks(flat, _quartile_ranks, histogram=True)
+    _select(ctx, quartile_ranks)
+    rules = {
+        c: _rule(check, medians[c], mads[c], _quartiles(quartile_ranks.get(c, {}), sizes[c]))
+        for c in rest
+    }
+    found.update(_count(ctx, rules, sizes))
     return found
 
 
@@ -243,6 +265,13 @@ def column_outliers(
             found[name] = _from_counts(check, summary.exact_values)
         else:
             streamed[name] = summary
+    for name, summary in list(streamed.items()):
+        if (
+            not (np.isfinite(summary.low) and np.isfinite(summary.high))
+            and summary.infinite * 2 >= summary.count
+        ):
+            del streamed[name]  # mostly infinite: the median itself may be infinite
+            found[name] = _in_memory(check, ctx.data.numeric(name))
     if streamed:
         try:
             found.update(_streamed(check, ctx, streamed))

@@ -23,7 +23,7 @@ from mlsteward.data._checks._quality import (
 )
 from mlsteward.data._checks._spec import CheckSpec, load_spec, spec_from_mapping
 from mlsteward.data._checks._target import check_label_balance, check_leakage, check_relevance
-from mlsteward.data._profile import DatasetProfile, profile_dataset
+from mlsteward.data._profile import DatasetProfile
 from mlsteward.data._records import CheckReport, CheckResult, DatasetVersion
 from mlsteward.data._versions import local_data_file, read_profile, resolve_dataset, resolve_in
 from mlsteward.store import Store, canonical_json
@@ -123,24 +123,22 @@ def default_spec(
     )
 
 
-def _profiles(store: Store) -> Callable[[DatasetVersion], Callable[[Path], DatasetProfile]]:
-    """Loaders of versions' stored profiles (computed from the data file when a version has
-    none, or one that does not describe it: another row count, columns or types)."""
+def _profiles(store: Store) -> Callable[[DatasetVersion], Callable[[], DatasetProfile | None]]:
+    """Loaders of versions' stored profiles. A loader gives None when the version has none,
+    or one that does not describe it (another row count, columns or types): the checks
+    then profile the data file themselves."""
 
-    def for_version(version: DatasetVersion) -> Callable[[Path], DatasetProfile]:
-        def load(path: Path) -> DatasetProfile:
-            if version.profile_digest is not None:
-                try:
-                    stored = DatasetProfile.from_dict(read_profile(store, version))
-                except InvalidInput:
-                    stored = None
-                if (
-                    stored is not None
-                    and stored.row_count == version.row_count
-                    and stored.column_types == version.column_types
-                ):
-                    return stored
-            return profile_dataset(path, column_types=version.column_types)
+    def for_version(version: DatasetVersion) -> Callable[[], DatasetProfile | None]:
+        def load() -> DatasetProfile | None:
+            if version.profile_digest is None:
+                return None
+            try:
+                stored = DatasetProfile.from_dict(read_profile(store, version))
+            except InvalidInput:
+                return None
+            if stored.row_count != version.row_count or stored.column_types != version.column_types:
+                return None
+            return stored
 
         return load
 
