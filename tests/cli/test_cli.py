@@ -367,8 +367,11 @@ def test_demo_into_a_directory(capsys: Capture, tmp_path: Path) -> None:
         verification = client.verify_audit()
         assert verification.ok and verification.count == int(reported.group(1)) >= 1
     assert not default_db(tmp_path).exists()  # the demo uses only its own store
-    # a second run starts again from a fresh store
-    assert steward(capsys, "demo", "--dir", str(directory))[0] == 0
+    # a second run starts again from a fresh store: the directory it made is emptied
+    from mlsteward.demo._runner import MARKER, _prepare
+
+    _prepare(directory)
+    assert [p.name for p in directory.iterdir()] == [MARKER]
 
 
 def test_demo_refuses_a_directory_it_did_not_make(capsys: Capture, tmp_path: Path) -> None:

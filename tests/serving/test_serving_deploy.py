@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from serving_helpers import PROJECT, StoreCopy, acs_frame
 
 import mlsteward as ms
 import mlsteward.serving as serving
-from conftest import PROJECT, StoreCopy, acs_frame
 from mlsteward.cli import run
 from mlsteward.core import new_id, utcnow
 from mlsteward.serving import FixedRouter, WeightedRouter, read_predictions

@@ -17,9 +17,9 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from serving_helpers import LiveServer, StoreCopy, free_port, records, wait_for
 
 import mlsteward as ms
-from conftest import LiveServer, StoreCopy, free_port, records, wait_for
 from mlsteward.serving import LogItem, PredictionLog, join_feedback, read_predictions
 
 

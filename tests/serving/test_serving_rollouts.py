@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from serving_helpers import LiveServer, StoreCopy, records, wait_for
 
-from conftest import LiveServer, StoreCopy, records, wait_for
 from mlsteward.serving import Deployment, read_predictions
 
 FAST_CANARY: dict[str, Any] = {
@@ -55,7 +55,11 @@ def serving(
 def test_a_good_canary_advances_step_by_step_and_is_promoted(serving, acs_rows) -> None:
     store, server = serving
     st = store.client
-    deployment = st.deploy("acs@2", "acs", strategy="canary", **FAST_CANARY)
+    # the score-shift guardrail is exercised by the shifted-scores rollback below; with the
+    # few dozen scores a fast canary step sees, PSI between two different (good) models is
+    # too noisy to judge, so this test loosens it and checks the step mechanics
+    options = {**FAST_CANARY, "guardrails": {**FAST_CANARY["guardrails"], "max_score_psi": 5.0}}
+    deployment = st.deploy("acs@2", "acs", strategy="canary", **options)
     assert (deployment.strategy, deployment.weight, deployment.baseline) == (
         "canary",
         10.0,

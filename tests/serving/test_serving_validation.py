@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from serving_helpers import FEATURES, LiveServer, StoreCopy, records
 
 import mlsteward as ms
-from conftest import FEATURES, LiveServer, StoreCopy, records
 
 
 @pytest.fixture
