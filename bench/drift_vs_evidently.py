@@ -455,7 +455,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- False alarms on the {NUMERIC + CATEGORICAL - len(SHIFTED)} unshifted columns over {fa['windows']} windows "
         f"of {fa['window_rows']:,} rows: {fa['false_alarms']} of {fa['trials']:,} "
         f"(rate {fa['false_alarm_rate']:.4f}; nominal {fa['nominal_rate']}); the shifted columns "
-        f"were caught in {min(fa['shifted_detected_share'].values()):.0%} or more of the windows "
+        f"were caught in at least {min(fa['shifted_detected_share'].values()):.0%} of the windows "
         f"(tests: {', '.join(fa['methods'])}).",
         "",
         "## Label-free performance estimation (NannyML synthetic car-loan data, ROC AUC)",
