@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from mlsteward.core import (
@@ -42,6 +42,13 @@ __all__ = [
 GENESIS_HASH = "0" * 64
 _EVENTS_TABLE = cast(Table, AuditEventRow.__table__)
 _HEAD_TABLE = cast(Table, AuditHeadRow.__table__)
+# statements built once (their compiled form is cached): an append is on every change's path
+_INSERT_EVENT = insert(_EVENTS_TABLE)
+_UPDATE_HEAD = (
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
 _HEAD_FOR_UPDATE = (
     select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
 )
@@ -119,20 +126,21 @@ def append_event(
     )
     # SQLAlchemy Core, not ORM units of work: an append is on the path of every change.
     connection.execute(
-        insert(_EVENTS_TABLE).values(
-            seq=seq,
-            time=now,
-            actor=actor,
-            action=action,
-            entity_kind=entity_kind,
-            entity_id=entity_id,
-            payload=text,
-            payload_digest=digest,
-            prev_hash=head_hash,
-            hash=own,
-        )
+        _INSERT_EVENT,
+        {
+            "seq": seq,
+            "time": now,
+            "actor": actor,
+            "action": action,
+            "entity_kind": entity_kind,
+            "entity_id": entity_id,
+            "payload": text,
+            "payload_digest": digest,
+            "prev_hash": head_hash,
+            "hash": own,
+        },
     )
-    connection.execute(update(_HEAD_TABLE).where(AuditHeadRow.id == 1).values(seq=seq, hash=own))
+    connection.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": own})
     loaded = json.loads(text)
     return AuditEvent(
         seq=seq,
