@@ -361,11 +361,28 @@ def test_demo_into_a_directory(capsys: Capture, tmp_path: Path) -> None:
     assert str(directory) in out
     reported = re.search(r"audit chain intact: (\d+) events", out)
     assert reported is not None, out
-    # (later stages add demo steps; the test checks what the demo says against the store)
-    with ms.connect(f"sqlite:///{directory / 'steward.db'}") as client:
+    # every lifecycle stage left its evidence: reports on disk, records in the store
+    reports = directory / "reports"
+    for name in (
+        "data-acs-2015.html",
+        "evaluation-champion-test-2015.html",
+        "comparison-champion-vs-challenger-test-2015.html",
+        "monitoring-acs-employment.html",
+    ):
+        assert (reports / name).is_file(), name
+    assert "the fault is caught naming AGEP" in out
+    with ms.connect(
+        f"sqlite:///{directory / 'steward.db'}", artifacts=str(directory / "artifacts")
+    ) as client:
         assert "acs-employment" in [p.name for p in client.list_projects()]
+        champion = client.models.get("employment@champion", project="acs-employment")
+        assert champion.version == 1
+        assert client.evaluations.list("acs-employment")
+        assert client.endpoints.list()
         verification = client.verify_audit()
         assert verification.ok and verification.count == int(reported.group(1)) >= 1
+        actions = {e.action for e in client.audit_log()}
+        assert {"project.create", "charter.apply", "run.create"} <= actions
     assert not default_db(tmp_path).exists()  # the demo uses only its own store
     # a second run starts again from a fresh store: the directory it made is emptied
     from mlsteward.demo._runner import MARKER, _prepare
