@@ -44,7 +44,7 @@ def _sklearn_binary(o: Outcomes) -> dict[str, float]:
         }
 
 
-def _assert_close(ours: dict[str, float], reference: dict[str, float]) -> None:
+def assert_close(ours: dict[str, float], reference: dict[str, float]) -> None:
     for name, expected in reference.items():
         got = ours[name]
         if math.isnan(expected):
@@ -59,12 +59,12 @@ def test_binary_metrics_agree_with_sklearn(seed: int, threshold: float) -> None:
     outcomes = _binary(800, seed, threshold=threshold)
     ours = point_metrics(outcomes)
     assert set(ours) == set(HEADLINE["binary"])
-    _assert_close(ours, _sklearn_binary(outcomes))
+    assert_close(ours, _sklearn_binary(outcomes))
 
 
 def test_binary_metrics_without_ties_agree_with_sklearn() -> None:
     outcomes = _binary(500, 7, decimals=None)
-    _assert_close(point_metrics(outcomes), _sklearn_binary(outcomes))
+    assert_close(point_metrics(outcomes), _sklearn_binary(outcomes))
 
 
 def test_all_equal_scores() -> None:
@@ -73,7 +73,7 @@ def test_all_equal_scores() -> None:
     p = np.full(300, 0.4)
     outcomes = Outcomes("binary", y, (p >= 0.5).astype(int), (0, 1), p, p, 0.5)
     ours = point_metrics(outcomes)
-    _assert_close(ours, _sklearn_binary(outcomes))
+    assert_close(ours, _sklearn_binary(outcomes))
     assert ours["roc_auc"] == 0.5  # every pair tied
     assert ours["pr_auc"] == pytest.approx(y.mean())
     assert ours["precision"] == 0.0 and ours["recall"] == 0.0  # nothing predicted positive
@@ -90,7 +90,7 @@ def test_a_single_class(label: int) -> None:
     with pytest.warns(UndefinedMetricWarning, match="Only one class"):
         assert math.isnan(skm.roc_auc_score(y, p))
     assert math.isnan(ours["roc_auc"])
-    _assert_close(ours, _sklearn_binary(outcomes))
+    assert_close(ours, _sklearn_binary(outcomes))
 
 
 def test_confusion_matrix_and_calibration_agree_with_sklearn() -> None:
@@ -128,7 +128,7 @@ def test_multiclass_metrics_agree_with_sklearn() -> None:
         "log_loss": skm.log_loss(y, proba),
         "brier_score": skm.brier_score_loss(y, proba, scale_by_half=True),
     }
-    _assert_close(ours, reference)
+    assert_close(ours, reference)
     # top-label expected calibration error, by hand
     confidence, correct = proba.max(axis=1), (pred == y).astype(float)
     bins = np.minimum((confidence * 10).astype(int), 9)
@@ -157,7 +157,7 @@ def test_regression_metrics_agree_with_sklearn(constant: bool) -> None:
         "mape": skm.mean_absolute_percentage_error(y, pred),
         "r2": skm.r2_score(y, pred),
     }
-    _assert_close(ours, reference)
+    assert_close(ours, reference)
     perfect = point_metrics(Outcomes("regression", y, y.copy()))
     assert perfect["r2"] == skm.r2_score(y, y) == 1.0
     assert perfect["mae"] == 0.0

@@ -26,7 +26,7 @@ def quadratic(trial: Trial) -> float:
     return -((p["depth"] - 3) ** 2) - abs(p["lr"] - 0.1) + (0.5 if p["kind"] == "a" else 0.0)
 
 
-def _check_resume(st: Any) -> None:
+def check_resume(st: Any) -> None:
     sampler = optuna.samplers.RandomSampler(seed=0)
     first = st.tune("acs", quadratic, SPACE, n_trials=3, study_name="q", sampler=sampler)
     assert first.new_trials == 3 and first.finished_trials == 3
@@ -53,7 +53,7 @@ def _check_resume(st: Any) -> None:
 
 
 def test_a_study_resumes_on_sqlite(st: Any) -> None:
-    _check_resume(st)
+    check_resume(st)
     from sqlalchemy import inspect
 
     tables = set(inspect(st.store.engine).get_table_names())
@@ -63,7 +63,7 @@ def test_a_study_resumes_on_sqlite(st: Any) -> None:
 def test_a_study_resumes_on_postgresql(pg_uri: str, tmp_path: Path) -> None:
     with ms.connect(pg_uri, artifacts=str(tmp_path / "artifacts")) as st:
         st.create_project("acs")
-        _check_resume(st)
+        check_resume(st)
 
 
 def test_pruned_trials_are_recorded_as_such(st: Any) -> None:
