@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from mlsteward.core import (
@@ -49,6 +50,24 @@ _UPDATE_HEAD = (
     .where(_HEAD_TABLE.c.id == 1)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
+_SQLITE_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
+_SQLITE_INSERT = (
+    "INSERT INTO audit_events (seq, time, actor, action, entity_kind, entity_id, payload, "
+    "payload_digest, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_UPDATE_HEAD = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
+_TIME_PROCESSORS: dict[int, Callable[[datetime], Any]] = {}
+
+
+def _sqlite_time_processor(dialect: Dialect) -> Callable[[datetime], Any]:
+    """How the ``time`` column binds a datetime on this dialect (SQLAlchemy's own processor)."""
+    key = id(dialect)
+    if key not in _TIME_PROCESSORS:
+        process = _EVENTS_TABLE.c.time.type.dialect_impl(dialect).bind_processor(dialect)
+        _TIME_PROCESSORS[key] = process if process is not None else (lambda value: value)
+    return _TIME_PROCESSORS[key]
+
+
 _HEAD_FOR_UPDATE = (
     select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
 )
@@ -98,7 +117,16 @@ def append_event(
     transactions are already exclusive), so concurrent writers extend one chain.
     """
     connection = session.connection()
-    head = connection.execute(_HEAD_FOR_UPDATE).first()
+    sqlite = connection.dialect.name == "sqlite"
+    # On SQLite the write transaction is already exclusive (BEGIN IMMEDIATE), and an append
+    # is on the path of every change: use the DB-API cursor of the same connection with
+    # fixed SQL, binding values through the column types' own processors.
+    cursor = connection.connection.dbapi_connection.cursor() if sqlite else None  # type: ignore[union-attr]
+    if cursor is not None:
+        cursor.execute(_SQLITE_HEAD)
+        head = cursor.fetchone()
+    else:
+        head = connection.execute(_HEAD_FOR_UPDATE).first()
     if head is None:  # created by the first migration, so someone removed it
         has_events = connection.execute(select(AuditEventRow.seq).limit(1)).first() is not None
         if has_events:
@@ -124,23 +152,31 @@ def append_event(
         payload_digest=digest,
         prev_hash=head_hash,
     )
-    # SQLAlchemy Core, not ORM units of work: an append is on the path of every change.
-    connection.execute(
-        _INSERT_EVENT,
-        {
-            "seq": seq,
-            "time": now,
-            "actor": actor,
-            "action": action,
-            "entity_kind": entity_kind,
-            "entity_id": entity_id,
-            "payload": text,
-            "payload_digest": digest,
-            "prev_hash": head_hash,
-            "hash": own,
-        },
-    )
-    connection.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": own})
+    if cursor is not None:
+        time_value = _sqlite_time_processor(connection.dialect)(now)
+        cursor.execute(
+            _SQLITE_INSERT,
+            (seq, time_value, actor, action, entity_kind, entity_id, text, digest, head_hash, own),
+        )
+        cursor.execute(_SQLITE_UPDATE_HEAD, (seq, own))
+        cursor.close()
+    else:
+        connection.execute(
+            _INSERT_EVENT,
+            {
+                "seq": seq,
+                "time": now,
+                "actor": actor,
+                "action": action,
+                "entity_kind": entity_kind,
+                "entity_id": entity_id,
+                "payload": text,
+                "payload_digest": digest,
+                "prev_hash": head_hash,
+                "hash": own,
+            },
+        )
+        connection.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": own})
     loaded = json.loads(text)
     return AuditEvent(
         seq=seq,
