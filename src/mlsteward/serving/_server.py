@@ -26,6 +26,7 @@ call (``_batcher``), and the log row is queued for a background writer (``_predl
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import os
@@ -50,7 +51,7 @@ from mlsteward._version import __version__
 from mlsteward.core import InvalidInput, StewardError
 from mlsteward.registry import SignatureMismatch
 from mlsteward.serving._feedback import LabelSpec, parse_feedback, write_feedback
-from mlsteward.serving._models import ServedModel
+from mlsteward.serving._models import Outputs, ServedModel
 from mlsteward.serving._predlog import LogItem
 from mlsteward.serving._protocol import (
     FEEDBACK_BODY,
@@ -206,20 +207,8 @@ class _Handlers:
         try:
             columns = model.validator.check(rows)
         except InvalidInput as exc:
-            latency = (time.perf_counter() - started) * 1000
-            self.runtime.metrics.observe(name, key, "rejected", n, latency)
-            self._record(
-                LogItem(
-                    name,
-                    model,
-                    ids,
-                    arrived,
-                    latency,
-                    "rejected",
-                    exc.message,
-                    raw=rows,
-                    project=state.project,
-                )
+            self._settle(
+                state, key, model, ids, arrived, started, "rejected", error=exc.message, raw=rows
             )
             extra = exc.to_dict() if isinstance(exc, SignatureMismatch) else {}
             extra.pop("error", None)
@@ -229,21 +218,17 @@ class _Handlers:
         try:
             outputs = await state.batchers[key].submit(columns, n)
         except Exception as exc:
-            latency = (time.perf_counter() - started) * 1000
             message = f"Model {key} failed: {type(exc).__name__}: {exc}"
-            self.runtime.metrics.observe(name, key, "error", n, latency)
-            self._record(
-                LogItem(
-                    name,
-                    model,
-                    ids,
-                    arrived,
-                    latency,
-                    "error",
-                    message[:2000],
-                    columns=columns,
-                    project=state.project,
-                )
+            self._settle(
+                state,
+                key,
+                model,
+                ids,
+                arrived,
+                started,
+                "error",
+                error=message[:2000],
+                columns=columns,
             )
             content = {"error": "ModelError", "message": message, "request_id": request_id}
             return 500, orjson.dumps(content), headers
@@ -259,21 +244,8 @@ class _Handlers:
             answer["probabilities"] = outputs.probabilities
             answer["classes"] = model.classes
         encoded = orjson.dumps(answer)
-        latency = (time.perf_counter() - started) * 1000
-        self.runtime.metrics.observe(name, key, "ok", n, latency)
-        self._record(
-            LogItem(
-                name,
-                model,
-                ids,
-                arrived,
-                latency,
-                "ok",
-                None,
-                outputs,
-                columns,
-                project=state.project,
-            )
+        self._settle(
+            state, key, model, ids, arrived, started, "ok", outputs=outputs, columns=columns
         )
         if state.shadows:
             self._shadow(state, rows, ids, arrived)
@@ -302,63 +274,54 @@ class _Handlers:
         arrived: float,
     ) -> None:
         started = time.perf_counter()
-        name = state.name
+        settle = functools.partial(
+            self._settle, state, model.key, model, ids, arrived, started, shadow=True
+        )
         try:
             columns = model.validator.check(rows)
         except InvalidInput as exc:
-            latency = (time.perf_counter() - started) * 1000
-            self.runtime.metrics.observe(
-                name, model.key, "rejected", len(ids), latency, shadow=True
-            )
-            self._record(
-                LogItem(
-                    name,
-                    model,
-                    ids,
-                    arrived,
-                    latency,
-                    "rejected",
-                    exc.message,
-                    raw=rows,
-                    shadow=True,
-                    project=state.project,
-                )
-            )
+            settle("rejected", error=exc.message, raw=rows)
             return
         try:
             outputs = await state.batchers[model.key].submit(columns, len(ids))
         except Exception as exc:
-            latency = (time.perf_counter() - started) * 1000
-            self.runtime.metrics.observe(name, model.key, "error", len(ids), latency, shadow=True)
-            self._record(
-                LogItem(
-                    name,
-                    model,
-                    ids,
-                    arrived,
-                    latency,
-                    "error",
-                    f"Model {model.key} failed: {type(exc).__name__}: {exc}"[:2000],
-                    columns=columns,
-                    shadow=True,
-                    project=state.project,
-                )
-            )
+            error = f"Model {model.key} failed: {type(exc).__name__}: {exc}"[:2000]
+            settle("error", error=error, columns=columns)
             return
+        settle("ok", outputs=outputs, columns=columns)
+
+    def _settle(
+        self,
+        state: EndpointState,
+        key: str,
+        model: ServedModel,
+        ids: Sequence[str],
+        arrived: float,
+        started: float,
+        status: str,
+        *,
+        error: str | None = None,
+        outputs: Outputs | None = None,
+        columns: dict[str, list[Any]] | None = None,
+        raw: Sequence[Any] | None = None,
+        shadow: bool = False,
+    ) -> None:
+        """Count one handled request in the metrics and record it in the prediction log."""
         latency = (time.perf_counter() - started) * 1000
-        self.runtime.metrics.observe(name, model.key, "ok", len(ids), latency, shadow=True)
+        self.runtime.metrics.observe(state.name, key, status, len(ids), latency, shadow=shadow)
         self._record(
             LogItem(
-                name,
+                state.name,
                 model,
                 ids,
                 arrived,
                 latency,
-                "ok",
-                None,
+                status,
+                error,
                 outputs,
                 columns,
-                shadow=True,
+                shadow=shadow,
+                raw=raw,
                 project=state.project,
             )
         )
