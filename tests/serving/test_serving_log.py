@@ -208,3 +208,38 @@ def test_a_killed_server_loses_at_most_the_flush_interval(acs_store: StoreCopy, 
     assert len(must_be_there) > 50
     missing = must_be_there - set(logged)
     assert not missing, f"{len(missing)} rows answered before the bound were lost"
+
+
+def test_the_feedback_join_reads_only_what_the_window_needs(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mlsteward.serving import LabelSpec, write_feedback
+    from mlsteward.serving._segments import FEEDBACK, write_segment
+
+    log = PredictionLog(tmp_path, fsync=False)
+    now = time.time()
+    for name, ids in (("old", ["o1", "o2"]), ("new", ["n1", "n2", "n3"])):
+        moment = now - 3 * 86400 if name == "old" else now - 60
+        assert log.record(LogItem("acs", None, ids, moment, 1.0, "error", "x"))
+    assert log.flush() == 5
+    spec = LabelSpec((0, 1))
+    write_feedback(tmp_path, "acs", ["o1", "n1", "n2"], [1, 0, 1], spec, fsync=False)
+    write_feedback(tmp_path, "acs", ["n1"], [1], spec, fsync=False)  # later: it wins
+    # a segment dated before the window: labels arrive after their predictions, so the
+    # join does not read that day (this one could only come from a skewed clock)
+    stale = pa.table(
+        {
+            "request_id": ["n3"],
+            "label": pa.array([1], pa.int64()),
+            "time": pa.array([datetime.now(UTC) - timedelta(days=5)], pa.timestamp("us", "UTC")),
+            "endpoint": ["acs"],
+            "source": ["sdk"],
+        }
+    )
+    write_segment(tmp_path, FEEDBACK, "acs", (datetime.now(UTC) - timedelta(days=5)).date(), stale)
+    window = join_feedback(tmp_path, "acs", datetime.fromtimestamp(now - 3600, UTC))
+    labels = {r["request_id"]: r["label"] for r in window.to_arrow_table().to_pylist()}
+    assert labels == {"n1": 1, "n2": 1, "n3": None}
+    everything = join_feedback(tmp_path, "acs")
+    labels = {r["request_id"]: r["label"] for r in everything.to_arrow_table().to_pylist()}
+    assert labels == {"o1": 1, "o2": None, "n1": 1, "n2": 1, "n3": 1}

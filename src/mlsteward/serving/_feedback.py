@@ -189,9 +189,11 @@ def write_feedback(
 
 
 def _feedback_relation(
-    root: Path, endpoint: str, con: duckdb.DuckDBPyConnection
+    root: Path, endpoint: str, con: duckdb.DuckDBPyConnection, since: datetime | None = None
 ) -> duckdb.DuckDBPyRelation | None:
-    files = segment_files(Path(root), FEEDBACK, endpoint)
+    """The feedback segments of ``endpoint`` (of the days from ``since`` on: a label
+    arrives after its prediction, so older days cannot hold one for later predictions)."""
+    files = segment_files(Path(root), FEEDBACK, endpoint, since)
     if not files:
         return None
     return con.read_parquet([str(f) for f in files], union_by_name=True, hive_partitioning=False)
@@ -229,10 +231,14 @@ def join_feedback(
 ) -> duckdb.DuckDBPyRelation:
     """The log of ``endpoint`` in [start, end) with the latest label of each request id
     (``label`` and ``label_time``, null while no label has arrived): what monitoring
-    reads for realized performance."""
+    reads for realized performance.
+
+    Only the labels of the window's requests are grouped (a semi-join on the window's ids)
+    and only feedback days from ``start`` on are read, so the work and memory follow the
+    window, not the whole history of feedback."""
     con = connection or duckdb.connect()
     predictions = predictions_relation(root, endpoint, start, end, shadow=shadow, connection=con)
-    feedback = _feedback_relation(root, endpoint, con)
+    feedback = _feedback_relation(root, endpoint, con, start)
     name = f"p_{abs(hash((str(root), endpoint, start, end))) % 10**12}"
     predictions.create_view(name, replace=True)
     if feedback is None:
@@ -247,7 +253,8 @@ def join_feedback(
         FROM {name} AS p
         LEFT JOIN (
             SELECT request_id, arg_max(label, time) AS label, max(time) AS label_time
-            FROM {name}_f GROUP BY request_id
+            FROM {name}_f WHERE request_id IN (SELECT request_id FROM {name})
+            GROUP BY request_id
         ) AS f USING (request_id)
         """
     )
