@@ -66,6 +66,7 @@ SHIFTED = ["num_00", "num_05", "num_10", "cat_0", "cat_1"]
 DRIFT_KINDS = ("steward", "steward-stored", "evidently", "nannyml", "scipy")
 PEER_KINDS = ("evidently", "nannyml", "estimate-nannyml")
 CHUNKS = (5000, 2500, 1000, 500)
+MAE_TOLERANCE = 1e-6
 ENV = {"DO_NOT_TRACK": "1", "NML_DISABLE_USAGE_LOGGING": "1", "EVIDENTLY_DISABLE_TELEMETRY": "1"}
 
 
@@ -316,6 +317,7 @@ def _estimate_child(kind: str) -> dict[str, Any]:
         out["chunks"][str(size)] = {
             "chunks": len(realized),
             "mae": float(np.mean(np.abs(value - realized))),
+            "values": [float(v) for v in value],
             "coverage": float(np.mean((realized >= low) & (realized <= high))),
             "seconds": seconds,
         }
@@ -467,13 +469,24 @@ def markdown(doc: dict[str, Any]) -> str:
     for size in CHUNKS:
         a, b = ours["chunks"][str(size)], theirs["chunks"][str(size)]
         lines.append(
-            f"| {size:,} | {a['chunks']} | {a['mae']:.6f} | {b['mae']:.6f} | {a['coverage']:.0%} | "
+            f"| {size:,} | {a['chunks']} | {a['mae']:.8f} | {b['mae']:.8f} | {a['coverage']:.0%} | "
             f"{b['coverage']:.0%} | {a['seconds']:.2f} | {b['seconds']:.2f} |"
         )
-    worse = [s for s in CHUNKS if ours["chunks"][str(s)]["mae"] > theirs["chunks"][str(s)]["mae"]]
+    # both report the area under the expected ROC curve of the isotonic-calibrated scores;
+    # NannyML rounds its cumulative expected counts to 5 decimals, so the two estimates of a
+    # chunk differ in the 8th decimal: MAEs closer than TOLERANCE are the same figure
+    worse = [
+        s
+        for s in CHUNKS
+        if ours["chunks"][str(s)]["mae"] > theirs["chunks"][str(s)]["mae"] + MAE_TOLERANCE
+    ]
     gap = max(
         (ours["chunks"][str(s)]["mae"] / theirs["chunks"][str(s)]["mae"] - 1 for s in CHUNKS),
         default=0.0,
+    )
+    apart = max(
+        max(abs(x - y) for x, y in zip(a["values"], b["values"], strict=True))
+        for a, b in ((ours["chunks"][str(s)], theirs["chunks"][str(s)]) for s in CHUNKS)
     )
     covered = min(ours["chunks"][str(s)]["coverage"] for s in CHUNKS)
     faster = all(
@@ -481,14 +494,17 @@ def markdown(doc: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        "- MAE no worse than CBPE's on the same chunks: "
+        "- MAE no worse than CBPE's on the same chunks (to within "
+        f"{MAE_TOLERANCE:g}): "
         + (
             "**met** at every chunk size"
             if not worse
             else f"**not met** at {', '.join(f'{s:,}' for s in worse)} rows: higher by at most "
-            f"{gap:.1%} (both estimate E[ROC AUC] from calibrated scores; the gap is far below the "
-            "chunk-to-chunk error itself)"
-        ),
+            f"{gap:.2%}"
+        )
+        + f". The largest difference between the two estimates of one chunk: {apart:.1e} "
+        "(both give the area under the expected ROC curve of the isotonic-calibrated scores; "
+        "NannyML rounds its cumulative expected counts to 5 decimals).",
         f"- Realized ROC AUC inside Steward's 95 % interval: at least **{covered:.0%}** of chunks "
         f"at every size (target >= 90 %: {'met' if covered >= 0.9 else 'NOT met'})",
         f"- Steward faster than CBPE at every chunk size: **{'met' if faster else 'NOT met'}**",

@@ -26,9 +26,13 @@ def write_log(
     status: Sequence[str] | None = None,
     threshold: float = 0.5,
     latency: Sequence[float] | None = None,
+    probabilities: Sequence[Sequence[float]] | None = None,
+    predictions: Sequence[Any] | None = None,
 ) -> list[str]:
     """Write log rows as the serving package does (``predictions/endpoint=E/date=D/``,
-    schema version 1); return the request ids."""
+    schema version 1); return the request ids. A binary model's probabilities and
+    predictions follow from ``scores``; give ``probabilities`` (one row per request, one
+    column per class) and ``predictions`` for a multiclass one."""
     n = len(times)
     ids = [f"r{i:07d}" for i in range(n)] if ids is None else list(ids)
     score = np.asarray(scores, dtype=float)
@@ -46,9 +50,16 @@ def write_log(
             "latency_ms": pa.array(
                 list(latency) if latency is not None else np.full(n, 3.0), pa.float64()
             ),
-            "prediction": pa.array((score >= threshold).astype(np.int64)),
+            "prediction": pa.array(
+                (score >= threshold).astype(np.int64) if predictions is None else list(predictions)
+            ),
             "score": pa.array(score),
-            "probabilities": pa.array([[1 - s, s] for s in score], pa.list_(pa.float64())),
+            "probabilities": pa.array(
+                [[1 - s, s] for s in score]
+                if probabilities is None
+                else [list(map(float, row)) for row in probabilities],
+                pa.list_(pa.float64()),
+            ),
             "inputs": pa.StructArray.from_arrays(
                 [pa.array(list(v)) for v in inputs.values()], names=list(inputs)
             ),

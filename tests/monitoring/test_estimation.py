@@ -139,3 +139,37 @@ def test_direct_loss_estimation_tracks_the_error_of_a_regressor() -> None:
         covered.append(estimated.covers(realized))
     assert max(errors) < 0.1, errors  # within 10 % of the realized MAE
     assert sum(covered) >= 3, covered
+
+
+def test_point_estimates_are_the_metrics_of_the_expected_confusion_matrix() -> None:
+    from sklearn.metrics import auc
+
+    rng = np.random.default_rng(4)
+    estimator = ClassifierEstimator(threshold=0.5)  # no calibration: probabilities = scores
+    scores = np.round(rng.beta(2, 3, 4000), 2)  # 2 decimals: many ties
+    estimated = estimator.estimate(scores, seed=1)
+    # independent reference: expected TPR and FPR at every distinct threshold, sklearn's
+    # trapezoidal area
+    thresholds = np.unique(scores)[::-1]
+    tpr = [0.0] + [scores[scores >= t].sum() / scores.sum() for t in thresholds]
+    fpr = [0.0] + [(1 - scores[scores >= t]).sum() / (1 - scores).sum() for t in thresholds]
+    assert estimated["roc_auc"].value == pytest.approx(auc(fpr, tpr), abs=1e-12)
+    chosen = scores >= 0.5
+    e_tp, e_pos, n_pred = scores[chosen].sum(), scores.sum(), chosen.sum()
+    assert estimated["precision"].value == pytest.approx(e_tp / n_pred)
+    assert estimated["recall"].value == pytest.approx(e_tp / e_pos)
+    assert estimated["f1"].value == pytest.approx(2 * e_tp / (n_pred + e_pos))
+    expected_correct = scores[chosen].sum() + (1 - scores[~chosen]).sum()
+    assert estimated["accuracy"].value == pytest.approx(expected_correct / scores.size)
+    # and each point lies inside its interval
+    assert all(e.low <= e.value <= e.high for e in estimated.values())
+
+
+def test_expected_roc_area_by_hand() -> None:
+    # scores 0.9, 0.5, 0.5, 0.2 as probabilities: expected positives 2.1, negatives 1.9.
+    # Each score group's expected positives times the expected negatives below it, plus
+    # half of the negatives in the group itself (a tie is one threshold):
+    # 0.9 x (1.8 + 0.1 / 2) + 1.0 x (0.8 + 1.0 / 2) + 0.2 x (0 + 0.8 / 2)
+    estimated = ClassifierEstimator().estimate(np.array([0.9, 0.5, 0.5, 0.2]), draws=100)
+    by_hand = (0.9 * 1.85 + 1.0 * 1.3 + 0.2 * 0.4) / (2.1 * 1.9)
+    assert estimated["roc_auc"].value == pytest.approx(by_hand, abs=1e-12)

@@ -3,6 +3,7 @@ data quality against a domain, operations and alerts."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pytest
 from monitoring_logs import START
 
-from mlsteward.monitoring import MonitorThresholds, Window, build_reference
+from mlsteward.monitoring import MonitorThresholds, Reference, Window, build_reference
 from mlsteward.monitoring._quality import Domain
 from mlsteward.monitoring._runner import WindowContext, evaluate_window
 
@@ -95,3 +96,21 @@ def test_a_regressor_window_is_estimated_realized_and_judged() -> None:
     assert "x0: not a number (100)" in rejected.message
     assert ("quality", "x0", "out_of_domain_share") in kinds
     assert result.domain is not None and result.domain.drifted
+    # the loss models are fitted once, stored with the reference and read back as they were
+    document, parts = built.to_document()
+    assert "regressor" in parts and document["regressor"]["reference_rows"] == 6000
+    reloaded = Reference.from_document(json.loads(json.dumps(document)), parts)
+    assert reloaded._regressor is not None  # no refit on first use
+    again = evaluate_window(
+        WindowContext(
+            reference=reloaded,
+            thresholds=MonitorThresholds(),
+            domains={},
+            multivariate=False,
+            cost_per_hour=None,
+        ),
+        window,
+        _window_table(data, status),
+    )
+    assert again.estimated["mae"] == estimated
+    assert again.estimated["rmse"] == result.estimated["rmse"]

@@ -26,6 +26,11 @@ from mlsteward.monitoring._history import (
     monitor_alerts,
     monitor_status,
 )
+from mlsteward.monitoring._multiclass import (
+    MULTICLASS_METRICS,
+    MulticlassEstimator,
+    multiclass_metrics,
+)
 from mlsteward.monitoring._multivariate import (
     DomainClassifierResult,
     PCADriftResult,
@@ -81,6 +86,7 @@ __all__ = [
     "CLASSIFIER_METRICS",
     "DISTANCE_METHODS",
     "METHODS",
+    "MULTICLASS_METRICS",
     "REGRESSOR_METRICS",
     "SEVERITIES",
     "TEST_METHODS",
@@ -101,6 +107,7 @@ __all__ = [
     "MonitorRun",
     "MonitorThresholds",
     "Monitoring",
+    "MulticlassEstimator",
     "NumericSummary",
     "OperationsReport",
     "PCADriftResult",
@@ -135,6 +142,7 @@ __all__ = [
     "monitor_alerts",
     "monitor_report",
     "monitor_status",
+    "multiclass_metrics",
     "null_distance",
     "operations",
     "parse_window",

@@ -3,20 +3,22 @@
 Classifiers: confidence-based estimation
     A binary classifier's score, once calibrated, is the probability that the row is
     positive. The realized metrics of a window are then random only through its labels:
-    each label is Bernoulli(calibrated score). :class:`ClassifierEstimator` draws the
-    labels many times (vectorised: one matrix product per block of draws) and reports,
-    for ROC AUC, accuracy, precision, recall and F1, the expected realized value (the mean
-    over the draws, with control variates whose expectations are known exactly: the number
-    of positives, its square, the true positives and the rank sum) and the percentile
-    interval of the draws (where the realized value should fall). Calibration is checked on the reference: isotonic maps fitted on the
-    other folds calibrate each fold of the reference, and calibration is applied only
+    each label is Bernoulli(calibrated score). :class:`ClassifierEstimator` reports, for
+    ROC AUC, accuracy, precision, recall and F1, the metric of the *expected* confusion
+    matrix (for ROC AUC, the area under the expected ROC curve: expected true and false
+    positive rates at every distinct score, tied scores being one threshold), which is
+    deterministic and exact; then it draws the labels many times (vectorised: one matrix
+    product per block of draws) and gives the percentile interval of the drawn metrics
+    (where the realized value should fall). The point estimate is the one of NannyML's
+    CBPE; it differs from the mean of the drawn metrics only by terms of order 1/rows.
+    Calibration is checked on the reference: isotonic maps fitted on
+    the other folds calibrate each fold of the reference, and calibration is applied only
     when these out-of-fold probabilities have a lower Brier score than the raw scores
     (then the map is the isotonic fit on the whole reference; isotonic fits on 20
     bootstrap resamples of the reference are kept too, and each label draw uses one of
     them, so that the interval also holds what the finite reference leaves unknown about
-    the calibration). The estimate assumes that P(label | inputs) did not change (covariate
-    shift only); concept drift shows up as realized values outside the intervals once
-    labels arrive.
+    the calibration). The estimate assumes that P(label | score) did not change; concept
+    drift shows up as realized values outside the intervals once labels arrive.
 Regressors: direct loss estimation
     :class:`RegressorEstimator` learns the absolute and squared error of the model from
     the reference's inputs and predictions (gradient-boosted trees, cross-fitted to get
@@ -79,6 +81,16 @@ class MetricEstimate:
             "confidence": self.confidence,
             "method": self.method,
         }
+
+
+def metrics_to_json(metrics: Mapping[str, float]) -> dict[str, float | None]:
+    """Metric values for JSON: NaN (undefined) as null."""
+    return {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
+
+
+def metrics_from_json(data: Mapping[str, Any] | None) -> dict[str, float]:
+    """The inverse of :func:`metrics_to_json`."""
+    return {k: math.nan if v is None else float(v) for k, v in (data or {}).items()}
 
 
 def _as_floats(values: npt.ArrayLike, what: str) -> Floats:
@@ -184,18 +196,17 @@ def _check_calibration(
     }
 
 
-def _control_variate_mean(values: Floats, controls: Floats) -> float:
-    """The value of the metric where the controls are zero: the intercept of the
-    least-squares fit of the drawn values on the controls (the draws' sums minus what the
-    calibrated probabilities expect of them). It removes most of the Monte Carlo noise of
-    a few hundred draws, since the metrics are smooth functions of those sums."""
-    scale = controls.std(axis=0)
-    keep = scale > 0
-    if not keep.any() or values.size <= keep.sum() + 2:
-        return float(values.mean())
-    x = np.column_stack([np.ones(values.size), controls[:, keep] / scale[keep]])
-    coefficients, *_ = np.linalg.lstsq(x, values, rcond=None)
-    return float(coefficients[0])
+def _expected_roc_area(probabilities: Floats, scores: Floats) -> float:
+    """The area under the expected ROC curve: expected true and false positive rates at
+    each distinct score (a tie is one threshold, so its step is a straight segment)."""
+    _, group = np.unique(-scores, return_inverse=True)  # highest score first
+    positives = np.bincount(group, weights=probabilities)
+    negatives = np.bincount(group, weights=1.0 - probabilities)
+    total_pos, total_neg = float(positives.sum()), float(negatives.sum())
+    if total_pos <= 0 or total_neg <= 0:
+        return math.nan
+    lower = total_neg - np.cumsum(negatives)  # expected negatives scored below each group
+    return float((positives * (lower + 0.5 * negatives)).sum() / (total_pos * total_neg))
 
 
 # -- classifiers ---------------------------------------------------------------------------------
@@ -317,17 +328,6 @@ class ClassifierEstimator:
         else:
             maps = p[None, :]
         per_map = maps.astype(np.float32)
-        # what the calibrated probabilities expect of the draws' sums: the number of
-        # positives, its square, the true positives and the rank sum
-        total = p.sum()
-        expected = np.array(
-            [
-                total,
-                float((p * (1 - p)).sum()) + total**2,
-                float(p @ design[:, 1].astype(np.float64)),
-                float(p @ design[:, 0].astype(np.float64)),
-            ]
-        )
         sums: list[Floats] = []
         done = 0
         while done < draws:
@@ -336,27 +336,37 @@ class ClassifierEstimator:
             labels = (rng.random((b, n), dtype=np.float32) < per_map[which]).astype(np.float32)
             n1 = labels.sum(axis=1, dtype=np.float64)
             products = (labels @ design).astype(np.float64)
-            sums.append(np.column_stack([n1, n1**2, np.rint(products[:, 1]), products[:, 0]]))
+            sums.append(np.column_stack([n1, np.rint(products[:, 1]), products[:, 0]]))
             done += b
         z = np.concatenate(sums)
-        centred = z - expected
-        n1, tp, rank_sum = z[:, 0], z[:, 2], z[:, 3] * n + z[:, 0] * (n + 1) / 2
+        n1, tp, rank_sum = z[:, 0], z[:, 1], z[:, 2] * n + z[:, 0] * (n + 1) / 2
         fp, fn = n_pred - tp, n1 - tp
         with np.errstate(invalid="ignore", divide="ignore"):
-            values = {
+            drawn_values = {
                 "roc_auc": (rank_sum - n1 * (n1 + 1) / 2) / (n1 * (n - n1)),
                 "accuracy": (n - fp - fn) / n,
                 "precision": tp / n_pred if n_pred else np.full(tp.size, np.nan),
                 "recall": tp / n1,
                 "f1": 2 * tp / (2 * tp + fp + fn),
             }
+        # the point estimates: the metrics of the expected confusion matrix
+        e_pos = float(p.sum())
+        e_tp = float(p @ chosen.astype(np.float64))
+        e_fp, e_fn = n_pred - e_tp, e_pos - e_tp
+        points = {
+            "roc_auc": _expected_roc_area(p, s),
+            "accuracy": (n - e_fp - e_fn) / n,
+            "precision": e_tp / n_pred if n_pred else math.nan,
+            "recall": e_tp / e_pos if e_pos > 0 else math.nan,
+            "f1": 2 * e_tp / (n_pred + e_pos) if n_pred + e_pos > 0 else math.nan,
+        }
         tail = (1 - confidence) / 2
         out: dict[str, MetricEstimate] = {}
-        for metric, drawn in values.items():
+        for metric, drawn in drawn_values.items():
             finite = np.isfinite(drawn)
-            if finite.sum() < 10:
+            value = points[metric]
+            if finite.sum() < 10 or not math.isfinite(value):
                 continue
-            value = _control_variate_mean(drawn[finite], centred[finite])
             low, high = np.quantile(drawn[finite], [tail, 1 - tail])
             out[metric] = MetricEstimate(
                 metric, value, float(min(low, value)), float(max(high, value)), confidence, "cbpe"
@@ -372,9 +382,7 @@ class ClassifierEstimator:
             else [list(v) for v in self.calibration],
             "calibration_bags": [list(b) for b in self.calibration_bags],
             "calibration_check": dict(self.calibration_check),
-            "reference_metrics": {
-                k: (None if math.isnan(v) else v) for k, v in self.reference_metrics.items()
-            },
+            "reference_metrics": metrics_to_json(self.reference_metrics),
             "reference_rows": self.reference_rows,
         }
 
@@ -387,11 +395,8 @@ class ClassifierEstimator:
             if calibration is None
             else (tuple(map(float, calibration[0])), tuple(map(float, calibration[1]))),
             calibration_bags=tuple(tuple(map(float, b)) for b in data.get("calibration_bags", [])),
-            calibration_check={k: float(v) for k, v in data.get("calibration_check", {}).items()},
-            reference_metrics={
-                k: math.nan if v is None else float(v)
-                for k, v in data.get("reference_metrics", {}).items()
-            },
+            calibration_check=metrics_from_json(data.get("calibration_check")),
+            reference_metrics=metrics_from_json(data.get("reference_metrics")),
             reference_rows=int(data.get("reference_rows", 0)),
         )
 
@@ -408,8 +413,10 @@ def _design(features: npt.ArrayLike, predictions: Floats) -> Floats:
 class RegressorEstimator:
     """Direct loss estimation for a regressor (see the module docstring).
 
-    ``features`` are numeric arrays (encode categories first); the loss models are kept in
-    memory (refit from the stored reference when needed).
+    ``features`` are numeric arrays (encode categories first). :meth:`to_stored` gives the
+    fitted loss models as skops bytes and the rest as JSON, which :meth:`from_stored`
+    reads back (trusting only Steward's list of scikit-learn types), so a monitoring
+    reference fits them once.
     """
 
     abs_model: Any
@@ -469,6 +476,41 @@ class RegressorEstimator:
                 "rmse": float(math.sqrt(losses["sq"].mean())),
             },
             reference_rows=int(y.size),
+        )
+
+    def to_stored(self) -> tuple[dict[str, Any], bytes]:
+        """``(JSON-able numbers, skops bytes of the two loss models)``."""
+        import skops.io as sio
+
+        numbers = {
+            "abs_residual_sd": self.abs_residual_sd,
+            "sq_residual_sd": self.sq_residual_sd,
+            "abs_bias": self.abs_bias,
+            "sq_bias": self.sq_bias,
+            "reference_metrics": dict(self.reference_metrics),
+            "reference_rows": self.reference_rows,
+        }
+        return numbers, sio.dumps({"abs": self.abs_model, "sq": self.sq_model})
+
+    @classmethod
+    def from_stored(cls, numbers: Mapping[str, Any], models: bytes) -> RegressorEstimator:
+        """The estimator :meth:`to_stored` wrote. Refuses (PermissionDenied) a file that
+        needs types beyond :data:`mlsteward.registry.TRUSTED_TYPES`."""
+        import skops.io as sio
+
+        from mlsteward.registry import check_trusted_types
+
+        trusted = check_trusted_types(models, "of the direct loss estimator")
+        loaded = sio.loads(models, trusted=list(trusted))
+        return cls(
+            abs_model=loaded["abs"],
+            sq_model=loaded["sq"],
+            abs_residual_sd=float(numbers["abs_residual_sd"]),
+            sq_residual_sd=float(numbers["sq_residual_sd"]),
+            abs_bias=float(numbers["abs_bias"]),
+            sq_bias=float(numbers["sq_bias"]),
+            reference_metrics={k: float(v) for k, v in numbers["reference_metrics"].items()},
+            reference_rows=int(numbers["reference_rows"]),
         )
 
     def estimate(

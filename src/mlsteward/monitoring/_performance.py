@@ -3,7 +3,8 @@
 Feedback arrives late and not for every request, so a window's realized metrics are
 computed on the rows that have a label, and ``coverage`` (labelled / rows) says how much
 of the window they speak for. Binary classifiers: ROC AUC, accuracy, precision, recall,
-F1 (the positive class from the charter or the model); multiclass: accuracy and macro F1;
+F1 (the positive class from the charter or the model); multiclass: accuracy, macro
+precision, recall and F1, and one-vs-rest ROC AUC from the logged class probabilities;
 regressors: MAE, RMSE and R^2. Metrics are only reported from ``min_labels`` labelled rows
 (default 30).
 """
@@ -20,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlsteward.monitoring._estimation import binary_metrics, regression_metrics
-from mlsteward.monitoring._summary import category_key, category_keys
+from mlsteward.monitoring._multiclass import multiclass_metrics, probability_matrix
+from mlsteward.monitoring._summary import category_key, category_keys, class_indices
 
 __all__ = ["RealizedPerformance", "Task", "realized_performance"]
 
@@ -84,19 +86,21 @@ def realized_performance(
                 pc.fill_null(pc.cast(score_col, pa.float64()), 0.5).to_numpy(zero_copy_only=False)
             )
         return RealizedPerformance(rows, n, binary_metrics(y_true, scores, y_pred))
-    labels = (
-        sorted({*label_keys.tolist(), *predicted_keys.tolist()})
-        if classes is None
-        else [category_key(c) for c in classes]
+    probabilities = None
+    if classes is None:  # without the model's classes: the ones seen, and no ROC AUC
+        keys = sorted({*label_keys.tolist(), *predicted_keys.tolist()} - {None})
+    else:
+        keys = [category_key(c) for c in classes]
+        if "probabilities" in labelled.column_names:
+            matrix, usable = probability_matrix(labelled.column("probabilities"), len(keys))
+            if usable.all():  # ROC AUC only when every labelled row has its probabilities
+                probabilities = matrix
+    metrics = multiclass_metrics(
+        class_indices(label_keys, keys),
+        class_indices(predicted_keys, keys),
+        probabilities,
+        classes=max(len(keys), 2),
     )
-    accuracy = float(np.mean(label_keys == predicted_keys))
-    f1s = []
-    for c in labels:
-        tp = np.count_nonzero((label_keys == c) & (predicted_keys == c))
-        fp = np.count_nonzero((label_keys != c) & (predicted_keys == c))
-        fn = np.count_nonzero((label_keys == c) & (predicted_keys != c))
-        if tp + fp + fn:
-            f1s.append(2 * tp / (2 * tp + fp + fn))
-    return RealizedPerformance(
-        rows, n, {"accuracy": accuracy, "f1": float(np.mean(f1s)) if f1s else math.nan}
-    )
+    if probabilities is None:
+        metrics.pop("roc_auc")
+    return RealizedPerformance(rows, n, metrics)

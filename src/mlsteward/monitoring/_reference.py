@@ -32,9 +32,10 @@ import pyarrow as pa
 
 from mlsteward.core import InvalidInput, new_id, utcnow
 from mlsteward.monitoring._estimation import ClassifierEstimator, RegressorEstimator
+from mlsteward.monitoring._multiclass import MulticlassEstimator
 from mlsteward.monitoring._multivariate import PCAModel, encode
 from mlsteward.monitoring._performance import Task
-from mlsteward.monitoring._summary import category_key, category_keys
+from mlsteward.monitoring._summary import category_key, category_keys, class_indices
 from mlsteward.monitoring._tables import DataSummary, column_items, summarise
 from mlsteward.store import Store
 from mlsteward.store.metadata import MonitorReferenceRow, SqlMonitoringRepository
@@ -80,7 +81,7 @@ class Reference:
     outputs: DataSummary | None
     sample: pa.Table | None
     pca: PCAModel | None
-    estimator: ClassifierEstimator | None
+    estimator: ClassifierEstimator | MulticlassEstimator | None
     positive_class: Any = 1
     threshold: float = 0.5
     classes: list[Any] | None = None
@@ -94,18 +95,11 @@ class Reference:
         return self.inputs.row_count
 
     def regressor(self) -> RegressorEstimator | None:
-        """The direct-loss estimator, refitted from the stored rows on first use."""
+        """The direct-loss estimator: fitted when the reference is built and stored with
+        it; fitted again from the stored rows only if the stored models cannot be read
+        (a reference stored by another scikit-learn version)."""
         if self._regressor is None and self.regression_rows is not None:
-            table = self.regression_rows
-            _, items = column_items(table.select(self.features))
-            x = encode(items, self.inputs.columns, frequencies=True)
-            self._regressor = RegressorEstimator.fit(
-                x,
-                np.asarray(
-                    table.column("__prediction").to_numpy(zero_copy_only=False), dtype=float
-                ),
-                np.asarray(table.column("__target").to_numpy(zero_copy_only=False), dtype=float),
-            )
+            self._regressor = _fit_regressor(self.regression_rows, self.features, self.inputs)
         return self._regressor
 
     def to_document(self) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -115,6 +109,9 @@ class Reference:
             parts["sample"] = _parquet(self.sample)
         if self.regression_rows is not None:
             parts["regression_rows"] = _parquet(self.regression_rows)
+        regressor = None
+        if self._regressor is not None:
+            regressor, parts["regressor"] = self._regressor.to_stored()
         document = {
             "format": REFERENCE_FORMAT,
             "version": 1,
@@ -129,6 +126,7 @@ class Reference:
             "pca": None if self.pca is None else self.pca.to_dict(),
             "estimator": None if self.estimator is None else self.estimator.to_dict(),
             "describe": self.describe,
+            "regressor": regressor,
         }
         return document, parts
 
@@ -140,6 +138,14 @@ class Reference:
                 "(it is rebuilt automatically when its stored key changes)."
             )
         outputs = document.get("outputs")
+        regressor = None
+        if document.get("regressor") is not None and "regressor" in parts:
+            try:
+                regressor = RegressorEstimator.from_stored(
+                    document["regressor"], parts["regressor"]
+                )
+            except Exception:  # unreadable here (another scikit-learn?): refit from the rows
+                regressor = None
         return cls(
             features=list(document["features"]),
             kinds=dict(document["kinds"]),
@@ -148,9 +154,7 @@ class Reference:
             outputs=None if outputs is None else DataSummary.from_dict(outputs),
             sample=_unparquet(parts["sample"]) if "sample" in parts else None,
             pca=None if document.get("pca") is None else PCAModel.from_dict(document["pca"]),
-            estimator=None
-            if document.get("estimator") is None
-            else ClassifierEstimator.from_dict(document["estimator"]),
+            estimator=_estimator(document.get("estimator")),
             positive_class=document.get("positive_class", 1),
             threshold=float(document.get("threshold", 0.5)),
             classes=document.get("classes"),
@@ -158,7 +162,31 @@ class Reference:
             regression_rows=_unparquet(parts["regression_rows"])
             if "regression_rows" in parts
             else None,
+            _regressor=regressor,
         )
+
+
+def _estimator(
+    data: Mapping[str, Any] | None,
+) -> ClassifierEstimator | MulticlassEstimator | None:
+    if data is None:
+        return None
+    if data.get("kind") == "multiclass":
+        return MulticlassEstimator.from_dict(data)
+    return ClassifierEstimator.from_dict(data)
+
+
+def _fit_regressor(
+    rows: pa.Table, features: Sequence[str], inputs: DataSummary
+) -> RegressorEstimator:
+    """Direct loss estimation fitted on the reference's labelled rows."""
+    _, items = column_items(rows.select(list(features)))
+    x = encode(items, inputs.columns, frequencies=True)
+    return RegressorEstimator.fit(
+        x,
+        np.asarray(rows.column("__prediction").to_numpy(zero_copy_only=False), dtype=float),
+        np.asarray(rows.column("__target").to_numpy(zero_copy_only=False), dtype=float),
+    )
 
 
 def _positive_index(classes: Sequence[Any] | None, positive: Any) -> int:
@@ -212,7 +240,8 @@ def build_reference(
     matrix = encode(items, inputs.columns, frequencies=True)
     if matrix.shape[0] >= 20 and matrix.shape[1] >= 2:
         pca = PCAModel.fit(matrix, seed=seed)
-    outputs = estimator = None
+    outputs = None
+    estimator: ClassifierEstimator | MulticlassEstimator | None = None
     regression_rows = None
     if performance_data is not None and scorer is not None:
         perf = _to_table(performance_data, [*features, *([target] if target else [])])
@@ -233,14 +262,26 @@ def build_reference(
                 regression_rows = keep.slice(0, REGRESSION_ROWS)
         else:
             probabilities = np.asarray(scorer.predict_proba(frame), dtype=np.float64)
-            index = _positive_index(classes, positive_class)
-            scores = probabilities[:, index] if probabilities.ndim == 2 else probabilities
+            if task == "multiclass" and probabilities.ndim == 2:
+                scores = probabilities.max(axis=1)  # as the log's score: P(predicted class)
+            else:
+                index = _positive_index(classes, positive_class)
+                scores = probabilities[:, index] if probabilities.ndim == 2 else probabilities
             predicted = np.asarray(scorer.predict(frame))
             predicted_keys = category_keys(pa.array(predicted))
             outputs = summarise(
                 {OUTPUT_SCORE: scores, OUTPUT_CLASS: pa.array(predicted_keys, pa.string())},
                 column_types={OUTPUT_SCORE: "numeric", OUTPUT_CLASS: "categorical"},
             )
+            if target is not None and task == "multiclass" and probabilities.ndim == 2:
+                keys = [category_key(c) for c in (classes or [])]
+                if len(keys) == probabilities.shape[1]:
+                    estimator = MulticlassEstimator.fit(
+                        probabilities,
+                        class_indices(category_keys(perf.column(target)), keys),
+                        predicted=class_indices(predicted_keys, keys),
+                        seed=seed,
+                    )
             if target is not None and task == "binary":
                 positive = category_key(positive_class)
                 labels = category_keys(perf.column(target)) == positive
@@ -248,7 +289,7 @@ def build_reference(
                 estimator = ClassifierEstimator.fit(
                     scores, labels, threshold=threshold, predicted=predicted_positive, seed=seed
                 )
-    return Reference(
+    reference = Reference(
         features=list(features),
         kinds=dict(frame_types),
         task=task,
@@ -263,6 +304,9 @@ def build_reference(
         describe=dict(describe or {}),
         regression_rows=regression_rows,
     )
+    if regression_rows is not None and regression_rows.num_rows >= 20:
+        reference._regressor = _fit_regressor(regression_rows, features, inputs)
+    return reference
 
 
 def _to_table(data: Any, columns: Sequence[str]) -> pa.Table:
@@ -274,8 +318,12 @@ def _to_table(data: Any, columns: Sequence[str]) -> pa.Table:
 
 
 def reference_key(parts: Mapping[str, Any]) -> str:
+    # "estimation" 2: multiclass estimators and stored loss models (references stored
+    # before them are rebuilt once, under a new key)
     text = json.dumps(
-        {"format": REFERENCE_FORMAT, "version": 1, **parts}, sort_keys=True, default=str
+        {"format": REFERENCE_FORMAT, "version": 1, "estimation": 2, **parts},
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -9,7 +9,7 @@ rows of one window (an Arrow table, as :meth:`LogReader.read` returns them) into
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from mlsteward.monitoring._alerts import window_alerts
 from mlsteward.monitoring._drift import DriftReport, compare_columns
-from mlsteward.monitoring._estimation import MetricEstimate
+from mlsteward.monitoring._estimation import ClassifierEstimator, MetricEstimate
+from mlsteward.monitoring._multiclass import MulticlassEstimator, probability_matrix
 from mlsteward.monitoring._multivariate import (
     DomainClassifierResult,
     PCADriftResult,
@@ -32,7 +33,12 @@ from mlsteward.monitoring._quality import Domain, check_quality
 from mlsteward.monitoring._records import WindowResult
 from mlsteward.monitoring._reference import OUTPUT_CLASS, OUTPUT_SCORE, Reference
 from mlsteward.monitoring._skew import OfflineRows, SkewReport, training_serving_skew
-from mlsteward.monitoring._summary import CategoricalSummary, category_key, category_keys
+from mlsteward.monitoring._summary import (
+    CategoricalSummary,
+    category_key,
+    category_keys,
+    class_indices,
+)
 from mlsteward.monitoring._tables import DataSummary, column_items, summarise_window
 from mlsteward.monitoring._thresholds import MonitorThresholds
 from mlsteward.monitoring._windows import Window
@@ -146,7 +152,9 @@ def _estimate(
         x = encode(items, reference.inputs.columns, frequencies=True)
         finite = np.isfinite(predictions)
         return regressor.estimate(x[finite], predictions[finite])
-    if reference.estimator is None or reference.task != "binary":
+    if isinstance(reference.estimator, MulticlassEstimator):
+        return _estimate_multiclass(reference.estimator, reference.classes, table, seed)
+    if not isinstance(reference.estimator, ClassifierEstimator) or reference.task != "binary":
         return {}
     scores = _scores(table)
     if scores is None:
@@ -156,6 +164,22 @@ def _estimate(
     if table.column("prediction").null_count == table.num_rows:
         predicted = scores >= reference.threshold
     return reference.estimator.estimate(scores[finite], predicted[finite], seed=seed)
+
+
+def _estimate_multiclass(
+    estimator: MulticlassEstimator, classes: Sequence[Any] | None, table: pa.Table, seed: int
+) -> dict[str, MetricEstimate]:
+    """The multiclass estimate over the rows that logged every class's probability."""
+    if "probabilities" not in table.column_names or not classes:
+        return {}
+    matrix, usable = probability_matrix(table.column("probabilities"), estimator.classes)
+    if not usable.any():
+        return {}
+    keys = [category_key(c) for c in classes]
+    predicted = class_indices(category_keys(table.column("prediction")), keys)[usable]
+    if (predicted < 0).any():  # no usable prediction: the class the probabilities favour
+        predicted = np.where(predicted < 0, matrix.argmax(axis=1), predicted)
+    return estimator.estimate(matrix, predicted, seed=seed)
 
 
 def _gates(
@@ -265,7 +289,7 @@ def evaluate_window(ctx: WindowContext, window: Window, table: pa.Table) -> Wind
         good, reference.task, positive_class=reference.positive_class, classes=reference.classes
     )
     estimated = _estimate(ctx, good, items, seed=window.index)
-    if reference.estimator is None and reference.task == "binary":
+    if reference.estimator is None and reference.task in ("binary", "multiclass"):
         notes.append(
             "No performance estimate: the reference has no labelled held-out data (pass a "
             "performance reference: a dataset version with the target, such as the test split)."

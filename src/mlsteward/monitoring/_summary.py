@@ -21,7 +21,7 @@ Categorical columns
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
@@ -41,6 +41,7 @@ __all__ = [
     "NumericSummary",
     "category_key",
     "category_keys",
+    "class_indices",
     "column_from_dict",
     "numeric_values",
     "summarise_like",
@@ -86,6 +87,14 @@ def category_keys(column: Any) -> npt.NDArray[np.object_]:
     )
     keys = pc.take(lookup, pc.index_in(array, value_set=distinct))
     return np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def class_indices(keys: Any, classes: Sequence[str]) -> npt.NDArray[np.intp]:
+    """The index of each category key (from :func:`category_keys`) among the model's
+    class keys, in their order; -1 for a missing value or a key that is not a class."""
+    array = pa.array(keys, pa.string())
+    index = pc.index_in(array, value_set=pa.array(list(classes), pa.string()))
+    return np.asarray(pc.fill_null(index, -1).to_numpy(zero_copy_only=False), dtype=np.intp)
 
 
 def _floats(values: list[float]) -> list[float | str]:

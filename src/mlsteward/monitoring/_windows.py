@@ -166,6 +166,7 @@ class LogLayout:
     model_version: str | None = None
     prediction: str | None = None
     probability: str | None = None
+    probabilities: str | None = None
     latency_ms: str | None = None
     status: str | None = None
     error: str | None = None
@@ -231,6 +232,7 @@ def _detect(columns: dict[str, str], struct_fields: Any, where: str) -> LogLayou
         model_version=model_version,
         prediction=output("prediction", "predicted", "y_pred"),
         probability=output("probability", "score", "proba", "y_pred_proba"),
+        probabilities=output("probabilities", "class_probabilities", "probas"),
         latency_ms=top(*_LATENCY_NAMES),
         status=top("status", "outcome"),
         error=top("error", "error_message"),
@@ -266,8 +268,8 @@ class LogReader:
         self._db.execute("SET TimeZone = 'UTC'")
         self._db.execute(f"SET memory_limit = '{memory_limit}'")
         self.feedback: str | None = None
-        self._labels = "NULL"
-        self._join = ""
+        # (feedback relation, its request id, label and ordering expressions)
+        self._feedback_query: tuple[str, str, str, str] | None = None
         if self._root is not None:
             assert endpoint is not None
             source = self._serving_view(None, None, labels=False)
@@ -329,12 +331,7 @@ class LogReader:
                 f"has {', '.join(names.values())}."
             )
         order = _quote(when) if when else "1"
-        self._join = (
-            f" LEFT JOIN (SELECT {_quote(rid)} AS __rid, arg_max({_quote(label)}, {order}) AS "
-            f"__label FROM {fb} GROUP BY {_quote(rid)}) AS __fb ON __fb.__rid = "
-            "CAST({rid} AS VARCHAR)"
-        )
-        self._labels = "__fb.__label"
+        self._feedback_query = (fb, _quote(rid), _quote(label), order)
 
     def _serving_view(self, start: datetime | None, end: datetime | None, *, labels: bool) -> str:
         """A view over the serving package's reader for ``[start, end)`` (files outside
@@ -356,12 +353,11 @@ class LogReader:
     def _from(
         self, start: datetime | None, end: datetime | None, *, labels: bool
     ) -> tuple[str, str]:
-        """``(FROM clause, label expression)`` for rows in ``[start, end)``."""
+        """``(FROM clause, label expression)`` for rows in ``[start, end)``; for a log
+        given by path, the caller joins the labels (see :meth:`rows`)."""
         if self._root is not None:
             return self._serving_view(start, end, labels=labels), ("label" if labels else "NULL")
-        if not labels or not self._join:
-            return self._source, "NULL"
-        return self._source + self._join.replace("{rid}", self.layout.request_id), self._labels
+        return self._source, "NULL"
 
     @classmethod
     def for_endpoint(cls, root: Path, endpoint: str) -> LogReader:
@@ -489,7 +485,8 @@ class LogReader:
     ) -> pa.Table:
         """The rows of ``window`` (or of ``[start, end)``) with the columns ``request_id``,
         ``time``, ``model_version``, one per input feature (all, or ``features``),
-        ``prediction``, ``probability``, ``latency_ms``, ``status``, ``error``, ``label`` (NULL without
+        ``prediction``, ``probability``, ``probabilities`` (every class, for a multiclass
+        model), ``latency_ms``, ``status``, ``error``, ``label`` (NULL without
         feedback) and the log's own ``extra`` columns."""
         layout = self.layout
         if window is not None:
@@ -531,14 +528,37 @@ class LogReader:
                 "probability",
             ),
             col(
+                f"CAST({layout.probabilities} AS DOUBLE[])" if layout.probabilities else None,
+                "probabilities",
+            ),
+            col(
                 f"CAST({layout.latency_ms} AS DOUBLE)" if layout.latency_ms else None, "latency_ms"
             ),
             col(f"CAST({layout.status} AS VARCHAR)" if layout.status else None, "status"),
             col(f"CAST({layout.error} AS VARCHAR)" if layout.error else None, "error"),
-            col(None if labels == "NULL" else labels, "label"),
+            col(
+                "__fb.__label"
+                if self._feedback_query is not None
+                else (None if labels == "NULL" else labels),
+                "label",
+            ),
             *(f"{_quote(e)}" for e in extra),
         ]
-        sql = f"SELECT {', '.join(selected)} FROM {source} WHERE {where} ORDER BY time, request_id"
+        order = "ORDER BY time, request_id"
+        if self._feedback_query is None:
+            sql = f"SELECT {', '.join(selected)} FROM {source} WHERE {where} {order}"
+        else:
+            # the latest label of each request of the window only: the grouping (and its
+            # memory) follows the window, not the whole feedback history
+            fb, f_rid, f_label, f_order = self._feedback_query
+            sql = (
+                f"WITH __w AS (SELECT * FROM {source} WHERE {where}) "
+                f"SELECT {', '.join(selected)} FROM __w LEFT JOIN ("
+                f"SELECT CAST({f_rid} AS VARCHAR) AS __rid, arg_max({f_label}, {f_order}) AS "
+                f"__label FROM {fb} WHERE CAST({f_rid} AS VARCHAR) IN "
+                f"(SELECT CAST({layout.request_id} AS VARCHAR) FROM __w) GROUP BY 1) AS __fb "
+                f"ON __fb.__rid = CAST(__w.{layout.request_id} AS VARCHAR) {order}"
+            )
         return self._db.sql(sql, params=params).to_arrow_table()
 
     def model_versions(

@@ -14,6 +14,7 @@ from mlsteward.registry._formats import (
     SAFE_FORMATS,
     TRUSTED_TYPES,
     LightGBMModel,
+    check_trusted_types,
 )
 from mlsteward.registry._lineage import (
     Lineage,
@@ -114,6 +115,7 @@ __all__ = [
     "check_bundle",
     "check_deployable",
     "check_input",
+    "check_trusted_types",
     "delete_alias",
     "deprecate_version",
     "get_model",
