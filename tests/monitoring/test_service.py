@@ -287,3 +287,53 @@ def test_the_report_draws_offline_in_a_browser(monitored, browser: Any, tmp_path
     finally:
         context.close()
     assert timedelta(days=30).days == 30
+
+
+def test_the_charter_fairness_limits_are_judged_on_every_window(monitored) -> None:
+    st = monitored["st"]
+    run = st.monitor(ENDPOINT, project=PROJECT, window="30d")
+    for index, item in enumerate(run.windows):
+        measured = {(d["metric"], d["attribute"]): d for d in item["fairness"]["disparities"]}
+        # selection-rate limits need no label: measured in every window
+        assert ("demographic_parity_difference", "SEX") in measured, index
+        sex = measured[("demographic_parity_difference", "SEX")]
+        assert sex["low"] <= sex["value"] <= sex["high"]
+        assert {g["group"] for g in sex["groups"]} == {"1", "2"}
+        # error-rate limits only where labels arrived (the first 60 days)
+        assert (("equalized_odds_difference", "SEX") in measured) == (index < 2), index
+        keys = {v["gate"]["key"] for v in item["gates"]["gates"]}
+        assert any("demographic_parity_difference" in k and "SEX" in k for k in keys), keys
+    html = run.report()
+    assert "Fairness" in html and "demographic_parity_difference by SEX" in html
+
+
+def test_a_biased_pipeline_is_caught_naming_the_attribute(monitored, acs) -> None:
+    """A month in which one source sends every woman's request with a score of zero."""
+    st, root, version = monitored["st"], monitored["root"], monitored["version"]
+    traffic = acs[acs["year"] == 2017].sample(n=2000, random_state=3).reset_index(drop=True)
+    features = [c for c in traffic.columns if c not in NOT_FEATURES]
+    model = st.models.load(version.ref, project=PROJECT, domain="off")
+    scores = model.predict_proba(traffic[features])[:, 1]
+    scores = np.where(traffic["SEX"].astype(str).to_numpy() == "2", 0.0, scores)
+    start = START + timedelta(days=150)
+    write_log(
+        root, ENDPOINT, times=spread(start, 20, len(traffic), seed=4),
+        inputs={c: traffic[c].tolist() for c in features}, scores=scores,
+        ids=[f"b{i}" for i in range(len(traffic))], model="employment", version=version.version,
+    )  # fmt: skip
+    run = st.monitor(ENDPOINT, project=PROJECT, window="30d", start=start)
+    (item,) = run.windows
+    sex = next(
+        d
+        for d in item["fairness"]["disparities"]
+        if (d["metric"], d["attribute"]) == ("demographic_parity_difference", "SEX")
+    )
+    women = next(g for g in sex["groups"] if g["group"] == "2")
+    assert women["selection_rate"] == 0.0 and sex["low"] > 0.05
+    alerts = run.alerts_for("SEX")
+    assert any(
+        a.kind == "gate"
+        and a.severity == "critical"
+        and "demographic_parity_difference" in a.metric
+        for a in alerts
+    ), alerts

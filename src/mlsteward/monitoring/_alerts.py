@@ -162,7 +162,7 @@ def _gate_alerts(gates: GateReport) -> list[Alert]:
             Alert(
                 severity,  # type: ignore[arg-type]
                 "gate",
-                gate.metric,
+                gate.attribute or gate.metric,  # a fairness gate: the attribute concerned
                 gate.key,
                 verdict.value,
                 gate.threshold,

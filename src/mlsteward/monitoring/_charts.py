@@ -139,3 +139,31 @@ def coverage_chart(rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
         )
     )
     return chart
+
+
+def fairness_chart(
+    rows: Sequence[Mapping[str, Any]], title: str, threshold: float | None
+) -> alt.LayerChart:
+    """A disparity per window with its interval (band) and the charter's limit (dashed)."""
+    base = alt.Chart(_data(rows), width=420, height=160)
+    layers: list[Any] = [
+        base.mark_area(opacity=0.25, color="#8250df").encode(
+            x=_x(),
+            y=alt.Y(field="low", type="quantitative", title="disparity"),
+            y2=alt.Y2(field="high"),
+        ),
+        base.mark_line(point=True, color="#8250df").encode(
+            x=_x(),
+            y=alt.Y(field="value", type="quantitative"),
+            tooltip=[
+                alt.Tooltip(field=k, type="nominal") for k in ("start", "value", "low", "high")
+            ],
+        ),
+    ]
+    if threshold is not None:
+        layers.append(
+            alt.Chart({"values": [{"value": float(threshold)}]})
+            .mark_rule(strokeDash=[4, 4], color="#cf222e")
+            .encode(y=alt.Y(field="value", type="quantitative"))
+        )
+    return alt.LayerChart(layer=layers, title=_title(title))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mlsteward.core import InvalidInput
 from mlsteward.monitoring._drift import DriftReport
 from mlsteward.monitoring._estimation import MetricEstimate
+from mlsteward.monitoring._fairness import WindowFairness
 from mlsteward.monitoring._multivariate import DomainClassifierResult, PCADriftResult
 from mlsteward.monitoring._operations import OperationsReport
 from mlsteward.monitoring._performance import RealizedPerformance
@@ -69,6 +70,7 @@ class WindowResult:
     alerts: tuple[Alert, ...]
     model_versions: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    fairness: WindowFairness | None = None
 
     @property
     def rows(self) -> int:
@@ -117,6 +119,7 @@ class WindowResult:
                 "quality": None if self.quality is None else self.quality.to_dict(),
                 "operations": self.operations.to_dict(),
                 "skew": None if self.skew is None else self.skew.to_dict(),
+                "fairness": None if self.fairness is None else self.fairness.to_dict(),
                 "gates": None if self.gates is None else self.gates.to_dict(),
                 "verdict": None if self.gates is None else self.gates.verdict,
                 "alerts": [a.to_dict() for a in self.alerts],

@@ -18,6 +18,7 @@ from mlsteward.monitoring._charts import (
     alert_timeline,
     coverage_chart,
     drift_chart,
+    fairness_chart,
     performance_chart,
 )
 from mlsteward.monitoring._drift import DriftReport
@@ -231,6 +232,30 @@ def _performance(run: MonitorRun) -> list[Any]:
     ]
 
 
+def _fairness(run: MonitorRun) -> list[Any]:
+    series: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    limits: dict[tuple[str, str], float] = {}
+    for item in run.windows:
+        for d in (item.get("fairness") or {}).get("disparities", []):
+            series.setdefault((d["metric"], d["attribute"]), []).append(
+                {
+                    "start": item["window"]["start"],
+                    "value": d["value"],
+                    "low": d["low"],
+                    "high": d["high"],
+                }
+            )
+        for verdict in (item.get("gates") or {}).get("gates", []):
+            gate = verdict["gate"]
+            if gate.get("attribute"):
+                limits[(gate["metric"], gate["attribute"])] = gate["threshold"]
+    charts = [
+        Chart(fairness_chart(rows, f"{metric} by {attribute}", limits.get((metric, attribute))))
+        for (metric, attribute), rows in sorted(series.items())
+    ]
+    return [Grid(charts)] if charts else []
+
+
 def _multivariate(run: MonitorRun) -> list[Any]:
     rows = []
     for item in run.windows:
@@ -391,6 +416,14 @@ def monitor_report(run: MonitorRun, path: str | None = None, *, format: str = "h
     )
     report.add_section("Drift per feature", *_drift(run))
     report.add_section("Performance: estimated and realized", *_performance(run))
+    fairness = _fairness(run)
+    if fairness:
+        report.add_section(
+            "Fairness",
+            *fairness,
+            description="The charter's fairness limits on each window (selection-rate gaps "
+            "on every row; error-rate gaps on labelled rows), with 95 % intervals.",
+        )
     report.add_section("Multivariate drift", *_multivariate(run))
     report.add_section("Data quality", *_quality(run))
     report.add_section("Operations", *_operations(run))

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from mlsteward.monitoring._alerts import window_alerts
 from mlsteward.monitoring._drift import DriftReport, compare_columns
 from mlsteward.monitoring._estimation import ClassifierEstimator, MetricEstimate
+from mlsteward.monitoring._fairness import as_measurements, limits_of, window_fairness
 from mlsteward.monitoring._multiclass import MulticlassEstimator, probability_matrix
 from mlsteward.monitoring._multivariate import (
     DomainClassifierResult,
@@ -44,7 +45,7 @@ from mlsteward.monitoring._thresholds import MonitorThresholds
 from mlsteward.monitoring._windows import Window
 
 if TYPE_CHECKING:
-    from mlsteward.charter import CharterVersion, GateReport
+    from mlsteward.charter import CharterVersion, GateReport, Measurement
 
 __all__ = ["WindowContext", "evaluate_window"]
 
@@ -189,6 +190,7 @@ def _gates(
     labelled: int,
     estimated: Mapping[str, MetricEstimate],
     measured_ops: Mapping[str, float],
+    fairness: Sequence[Measurement] = (),
 ) -> GateReport | None:
     if ctx.charter is None:
         return None
@@ -210,10 +212,13 @@ def _gates(
                 Measurement(metric, e.value, (e.low, e.high), confidence=e.confidence)
             )
     measured = {m.metric for m in measurements}
+    disparities = {(m.metric, m.attribute) for m in fairness}
+    measurements.extend(fairness)
     keys = [
         g.key
         for g in charter_gates(ctx.charter, "monitoring")
-        if g.metric in measured and g.attribute is None
+        if (g.attribute is None and g.metric in measured)
+        or (g.attribute is not None and (g.metric, g.attribute) in disparities)
     ]
     if not keys:
         return None
@@ -295,7 +300,22 @@ def evaluate_window(ctx: WindowContext, window: Window, table: pa.Table) -> Wind
             "performance reference: a dataset version with the target, such as the test split)."
         )
     skew = _skew(ctx, good)
-    gates = _gates(ctx, drift, realized.metrics, realized.labelled, estimated, ops.measurements())
+    fairness = None
+    if ctx.charter is not None and reference.task == "binary" and good.num_rows:
+        limits = limits_of(ctx.charter.charter)
+        if limits:
+            fairness = window_fairness(
+                good, limits, positive_class=reference.positive_class, seed=window.index
+            )
+    gates = _gates(
+        ctx,
+        drift,
+        realized.metrics,
+        realized.labelled,
+        estimated,
+        ops.measurements(),
+        [] if fairness is None else as_measurements(fairness),
+    )
     reference_metrics = (
         dict(reference.estimator.reference_metrics) if reference.estimator is not None else {}
     )
@@ -343,5 +363,6 @@ def evaluate_window(ctx: WindowContext, window: Window, table: pa.Table) -> Wind
         gates=gates,
         alerts=tuple(a.at(window.index, window.start, window.end) for a in alerts),
         model_versions=versions,
-        notes=tuple(notes),
+        notes=tuple(notes) + (() if fairness is None else fairness.notes),
+        fairness=fairness,
     )
