@@ -19,6 +19,7 @@ from mlsteward.cli import (
     _deploy,
     _drift,
     _evaluate,
+    _log,
     _models,
     _monitor,
     _package,
@@ -106,6 +107,7 @@ app.add_typer(_rollout.app, name="rollout")
 app.command("predict")(_predict.predict)
 app.add_typer(_monitor.app, name="monitor")
 app.command("drift")(_drift.drift)
+app.add_typer(_log.app, name="log")
 
 
 def _debug_setting() -> bool:

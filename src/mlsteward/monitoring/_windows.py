@@ -11,16 +11,22 @@ an ``outputs`` struct.
 Listing windows is one aggregate query (per window: rows, first and last time); reading
 a window is one query that returns only that window's rows, the partitions outside it
 pruned. Memory is bounded by the window, never by the log; no Python loop touches rows.
+
+Each query lists the segments again (through the serving package's reader), so a log
+compacted between two queries is read from its merged segments; a query that meets a
+segment deleted by a compaction after its listing is run again (see
+``mlsteward.serving.relist_on_vanished``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar
 
 import pyarrow as pa
 
@@ -46,6 +52,22 @@ _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _TIME_NAMES: Final = ("time", "timestamp", "ts", "created_at")
 _LATENCY_NAMES: Final = ("latency_ms", "latency")
 _LABEL_NAMES: Final = ("label", "y_true", "target", "ground_truth", "value")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _relisting(method: Callable[P, R]) -> Callable[P, R]:
+    """Run ``method`` again when a segment it listed was deleted by a compaction
+    before it was read (each run lists again)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from mlsteward.serving import relist_on_vanished
+
+        return relist_on_vanished(lambda: method(*args, **kwargs))
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -270,6 +292,12 @@ class LogReader:
         self.feedback: str | None = None
         # (feedback relation, its request id, label and ordering expressions)
         self._feedback_query: tuple[str, str, str, str] | None = None
+        self._open(predictions, feedback)
+
+    @_relisting
+    def _open(self, predictions: str | Path, feedback: str | Path | None) -> None:
+        """Find the log's columns (and the feedback's, for a log given by path)."""
+        endpoint = self.endpoint
         if self._root is not None:
             assert endpoint is not None
             source = self._serving_view(None, None, labels=False)
@@ -410,6 +438,7 @@ class LogReader:
         return " AND ".join(clauses), params
 
     # -- windows ------------------------------------------------------------------------
+    @_relisting
     def windows(
         self,
         spec: WindowSpec | str | int | timedelta,
@@ -472,6 +501,7 @@ class LogReader:
             )
         return counted
 
+    @_relisting
     def read(
         self,
         window: Window | None = None,
@@ -561,6 +591,7 @@ class LogReader:
             )
         return self._db.sql(sql, params=params).to_arrow_table()
 
+    @_relisting
     def model_versions(
         self,
         start: datetime | None = None,
@@ -579,6 +610,7 @@ class LogReader:
         ).fetchall()
         return {str(v): int(n) for v, n in rows if v is not None}
 
+    @_relisting
     def span(self) -> tuple[datetime, datetime, int] | None:
         """First and last prediction time and the number of predictions (None if empty)."""
         t = f"CAST({self.layout.time} AS TIMESTAMPTZ)"

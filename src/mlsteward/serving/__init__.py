@@ -5,7 +5,8 @@ rollouts (canary, blue-green, shadow) with automatic rollback.
 latest evaluation) and sets the endpoint's routes with the registry; ``steward serve``
 runs the data plane (:func:`serve`), which answers predictions without the control plane,
 logs every answer to Parquet segments (:class:`PredictionLog`), takes feedback, and moves
-rollouts along their guardrails (:class:`RolloutController`).
+rollouts along their guardrails (:class:`RolloutController`); :func:`compact_log` merges
+the segments of past days.
 """
 
 from mlsteward.serving._api import (
@@ -16,6 +17,7 @@ from mlsteward.serving._api import (
     log_feedback,
 )
 from mlsteward.serving._batch import BatchResult, predict_batch
+from mlsteward.serving._compaction import CompactionReport, DayCompaction, compact_log
 from mlsteward.serving._endpoints import (
     deploy,
     get_deployment,
@@ -75,7 +77,7 @@ from mlsteward.serving._runtime import (
     ServingRuntime,
     StoreLoader,
 )
-from mlsteward.serving._segments import log_root, segment_files
+from mlsteward.serving._segments import log_root, relist_on_vanished, segment_files
 from mlsteward.serving._server import ModelServerApp, create_app
 from mlsteward.serving._validation import RowValidator
 
@@ -85,6 +87,8 @@ __all__ = [
     "BatchResult",
     "BundleLoader",
     "Check",
+    "CompactionReport",
+    "DayCompaction",
     "Decision",
     "Deployment",
     "DeploymentState",
@@ -117,6 +121,7 @@ __all__ = [
     "WeightedRouter",
     "build_runtime",
     "check_evaluation",
+    "compact_log",
     "create_app",
     "deploy",
     "endpoint_label_spec",
@@ -137,6 +142,7 @@ __all__ = [
     "promote",
     "read_feedback",
     "read_predictions",
+    "relist_on_vanished",
     "resolve_guardrails",
     "rollback",
     "segment_files",

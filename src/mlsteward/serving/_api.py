@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from mlsteward.core import InvalidInput
 from mlsteward.registry import resolve_model
+from mlsteward.serving._compaction import KINDS, CompactionReport, Progress
+from mlsteward.serving._compaction import compact_log as compact_segments
 from mlsteward.serving._endpoints import get_deployment, get_endpoint, list_endpoints
 from mlsteward.serving._feedback import (
     FeedbackReceipt,
@@ -118,6 +120,29 @@ class Endpoints:
     ) -> duckdb.DuckDBPyRelation:
         """Predictions with their latest label (``label``, ``label_time``), for DuckDB."""
         return join_feedback(self.log_root, name, start, end, shadow=shadow, connection=connection)
+
+    def compact_log(
+        self,
+        name: str,
+        *,
+        before: date | str | None = None,
+        kinds: Sequence[str] = KINDS,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> CompactionReport:
+        """Merge the segments of each past day of ``name``'s log into one (days before
+        ``before``, default today UTC; see :func:`~mlsteward.serving.compact_log`).
+
+        No metadata changes, but a run that changed files is recorded in the audit trail
+        (``log.compact``, with the report's summary); a dry run or a run with nothing to
+        do is not."""
+        report = compact_segments(
+            self.log_root, name, kinds=kinds, before=before, dry_run=dry_run, progress=progress
+        )
+        if report.changed:
+            with self._store.transaction() as tx:
+                tx.audit("log.compact", "endpoint", name, report.summary())
+        return report
 
     def __repr__(self) -> str:
         return f"Endpoints({self._store!r}, log={str(self.log_root)!r})"

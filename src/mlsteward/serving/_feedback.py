@@ -30,7 +30,12 @@ import pyarrow as pa
 
 from mlsteward.core import InvalidInput, utcnow
 from mlsteward.serving._predlog import predictions_relation
-from mlsteward.serving._segments import FEEDBACK, segment_files, write_segment
+from mlsteward.serving._segments import (
+    FEEDBACK,
+    relist_on_vanished,
+    segment_files,
+    write_segment,
+)
 
 __all__ = [
     "FeedbackReceipt",
@@ -193,31 +198,41 @@ def _feedback_relation(
 ) -> duckdb.DuckDBPyRelation | None:
     """The feedback segments of ``endpoint`` (of the days from ``since`` on: a label
     arrives after its prediction, so older days cannot hold one for later predictions)."""
-    files = segment_files(Path(root), FEEDBACK, endpoint, since)
-    if not files:
-        return None
-    return con.read_parquet([str(f) for f in files], union_by_name=True, hive_partitioning=False)
+
+    def bind() -> duckdb.DuckDBPyRelation | None:
+        files = segment_files(Path(root), FEEDBACK, endpoint, since)
+        if not files:
+            return None
+        return con.read_parquet(
+            [str(f) for f in files], union_by_name=True, hive_partitioning=False
+        )
+
+    return relist_on_vanished(bind)
 
 
 def read_feedback(root: Path, endpoint: str) -> pa.Table:
     """Every label of ``endpoint`` (all of them: labels arrive long after predictions)."""
     con = duckdb.connect()
     try:
-        relation = _feedback_relation(root, endpoint, con)
-        if relation is None:
-            return pa.table(
-                {
-                    "request_id": pa.array([], pa.string()),
-                    "label": pa.array([], pa.string()),
-                    "time": pa.array([], pa.timestamp("us", tz="UTC")),
-                    "endpoint": pa.array([], pa.string()),
-                    "source": pa.array([], pa.string()),
-                }
-            )
-        table: pa.Table = relation.to_arrow_table()
-        return table
+        return relist_on_vanished(lambda: _read_feedback(root, endpoint, con))
     finally:
         con.close()
+
+
+def _read_feedback(root: Path, endpoint: str, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    relation = _feedback_relation(root, endpoint, con)
+    if relation is None:
+        return pa.table(
+            {
+                "request_id": pa.array([], pa.string()),
+                "label": pa.array([], pa.string()),
+                "time": pa.array([], pa.timestamp("us", tz="UTC")),
+                "endpoint": pa.array([], pa.string()),
+                "source": pa.array([], pa.string()),
+            }
+        )
+    table: pa.Table = relation.to_arrow_table()
+    return table
 
 
 def join_feedback(
@@ -235,7 +250,8 @@ def join_feedback(
 
     Only the labels of the window's requests are grouped (a semi-join on the window's ids)
     and only feedback days from ``start`` on are read, so the work and memory follow the
-    window, not the whole history of feedback."""
+    window, not the whole history of feedback. Like :func:`predictions_relation`, the
+    relation is lazy: execute it inside ``relist_on_vanished`` to survive a compaction."""
     con = connection or duckdb.connect()
     predictions = predictions_relation(root, endpoint, start, end, shadow=shadow, connection=con)
     feedback = _feedback_relation(root, endpoint, con, start)

@@ -57,7 +57,12 @@ import numpy as np
 import pyarrow as pa
 
 from mlsteward.serving._models import Outputs, ServedModel
-from mlsteward.serving._segments import PREDICTIONS, segment_files, write_segment
+from mlsteward.serving._segments import (
+    PREDICTIONS,
+    relist_on_vanished,
+    segment_files,
+    write_segment,
+)
 
 __all__ = [
     "LOG_SCHEMA_VERSION",
@@ -340,16 +345,23 @@ def predictions_relation(
     connection: duckdb.DuckDBPyConnection | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """The log of ``endpoint`` with ``start <= time < end`` as a DuckDB relation (shadow
-    rows only, or none, when ``shadow`` is True or False)."""
+    rows only, or none, when ``shadow`` is True or False).
+
+    The relation is lazy: it names the segments listed now. A compaction that ends before
+    it is executed may have deleted some of them; execute it inside
+    :func:`~mlsteward.serving.relist_on_vanished` to list again in that case (as
+    :func:`read_predictions` does)."""
     con = connection or duckdb.connect()
-    files = segment_files(Path(root), PREDICTIONS, endpoint, start, end)
-    if not files:
-        empty = base_schema().empty_table()
-        relation = con.from_arrow(empty)
-    else:
-        relation = con.read_parquet(
+
+    def bind() -> duckdb.DuckDBPyRelation:
+        files = segment_files(Path(root), PREDICTIONS, endpoint, start, end)
+        if not files:
+            return con.from_arrow(base_schema().empty_table())
+        return con.read_parquet(
             [str(f) for f in files], union_by_name=True, hive_partitioning=False
         )
+
+    relation = relist_on_vanished(bind)
     condition = _where(start, end, shadow)
     return relation.filter(condition) if condition else relation
 
@@ -364,9 +376,13 @@ def read_predictions(
 ) -> pa.Table:
     """The log of ``endpoint`` with ``start <= time < end`` as an Arrow table."""
     con = duckdb.connect()
-    try:
+
+    def read() -> pa.Table:
         relation = predictions_relation(root, endpoint, start, end, shadow=shadow, connection=con)
         table: pa.Table = relation.to_arrow_table()
         return table
+
+    try:
+        return relist_on_vanished(read)
     finally:
         con.close()

@@ -43,6 +43,7 @@ from mlsteward.serving._feedback import join_feedback
 from mlsteward.serving._guardrails import Decision, judge_rollout
 from mlsteward.serving._predlog import LogItem
 from mlsteward.serving._records import Deployment
+from mlsteward.serving._segments import relist_on_vanished
 from mlsteward.store import Store
 from mlsteward.store.metadata import RolloutEventRow, SqlServingRepository
 
@@ -174,10 +175,13 @@ def rollback(store: Store, endpoint: str, *, reason: str | None = None) -> Deplo
 
 
 def _observed(root: Path, endpoint: str, since: datetime) -> pa.Table:
-    relation = join_feedback(root, endpoint, since)
-    wanted = [c for c in (*_COLUMNS, "label") if c in relation.columns]
-    table: pa.Table = relation.select(*wanted).to_arrow_table()
-    return table
+    def read() -> pa.Table:
+        relation = join_feedback(root, endpoint, since)
+        wanted = [c for c in (*_COLUMNS, "label") if c in relation.columns]
+        table: pa.Table = relation.select(*wanted).to_arrow_table()
+        return table
+
+    return relist_on_vanished(read)
 
 
 def observe_rollout(
