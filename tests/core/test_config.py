@@ -34,11 +34,20 @@ def test_defaults(tmp_path: Path) -> None:
 
 
 def test_every_setting_is_declared_once_with_type_default_and_help() -> None:
-    assert set(SETTINGS) == {"home", "uri", "artifacts", "artifacts_options", "actor", "debug"}
+    assert set(SETTINGS) == {
+        "home",
+        "uri",
+        "artifacts",
+        "artifacts_options",
+        "actor",
+        "debug",
+        "run_heartbeat_seconds",
+        "run_stale_seconds",
+    }
     for name, setting in SETTINGS.items():
         assert setting.name == name
         assert setting.env_var == "STEWARD_" + name.upper()
-        assert setting.type_name in {"path", "uri", "json", "str", "bool"}
+        assert setting.type_name in {"path", "uri", "json", "str", "bool", "seconds"}
         assert len(setting.help) > 20
 
 
@@ -175,6 +184,30 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
     write_toml(tmp_path, 'steward = "not a table"\n')
     with pytest.raises(ms.ConfigError, match=r"\[steward\] must be a table"):
         load_config(environ={}, cwd=tmp_path)
+
+
+def test_run_liveness_settings_default_derive_and_refuse_nonsense(tmp_path: Path) -> None:
+    config = load_config(environ={}, cwd=tmp_path)
+    assert (config.run_heartbeat_seconds, config.run_stale_seconds) == (30.0, 150.0)
+    config = load_config(environ={"STEWARD_RUN_HEARTBEAT_SECONDS": "2"}, cwd=tmp_path)
+    assert (config.run_heartbeat_seconds, config.run_stale_seconds) == (2.0, 10.0)  # 5 x
+    write_toml(tmp_path, "[steward]\nrun_stale_seconds = 600\n")  # a TOML integer
+    config = load_config(environ={}, cwd=tmp_path)
+    assert config.run_stale_seconds == 600.0
+    assert config.sources["run_stale_seconds"] == f"file {tmp_path / 'steward.toml'}"
+    config = load_config({"run_heartbeat_seconds": 0.1, "run_stale_seconds": 0.5}, environ={})
+    assert (config.run_heartbeat_seconds, config.run_stale_seconds) == (0.1, 0.5)
+    with pytest.raises(ms.ConfigError) as info:
+        load_config(environ={"STEWARD_RUN_HEARTBEAT_SECONDS": "often"}, cwd=tmp_path)
+    assert "STEWARD_RUN_HEARTBEAT_SECONDS" in str(info.value)
+    assert "a number of seconds such as 30" in str(info.value)
+    with pytest.raises(ms.ConfigError, match="positive, finite number of seconds"):
+        load_config({"run_heartbeat_seconds": -1}, environ={}, cwd=tmp_path)
+    with pytest.raises(ms.ConfigError) as info:
+        load_config(environ={"STEWARD_RUN_STALE_SECONDS": "20"}, cwd=tmp_path)  # < 30 s
+    message = str(info.value)
+    assert "not more than STEWARD_RUN_HEARTBEAT_SECONDS (30 s" in message
+    assert "every live run would look dead" in message and "e.g. 150" in message
 
 
 def test_unknown_overrides_are_refused(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         "artifacts_options": config.artifacts_options,
         "actor": config.actor,
         "debug": config.debug,
+        "run_heartbeat_seconds": config.run_heartbeat_seconds,
+        "run_stale_seconds": config.run_stale_seconds,
     }
     if as_json:
         print_json({k: {"value": values[k], "source": config.sources[k]} for k in SETTINGS})

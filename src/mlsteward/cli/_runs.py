@@ -1,4 +1,4 @@
-"""steward runs list|show|compare|history|export|end, steward experiments list"""
+"""steward runs list|show|compare|history|export|end|reap, steward experiments list"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlsteward.cli._common import STATE, console, print_json
-from mlsteward.tracking import Run
+from mlsteward.tracking import ReapedRun, Run, parse_duration
 
 app = typer.Typer(
     help="Tracked runs: list (with filters), show, compare, metric history, export.",
@@ -34,7 +34,19 @@ def _number(value: float | None, digits: int = 6) -> str:
 
 
 def _status(run: Run) -> str:
+    if run.stale:
+        return f"[{_STATUS_STYLE['killed']}]{run.status} (stale)[/]"
     return f"[{_STATUS_STYLE.get(run.status, 'white')}]{run.status}[/]"
+
+
+def _silence(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 @app.command("list")
@@ -54,17 +66,28 @@ def list_(
     metric: list[str] = typer.Option(
         [], "--metric", "-m", help="Metric columns to show (default: up to 4)."
     ),
+    stale: bool = typer.Option(
+        False, "--stale", help="Only stale runs: running, but no heartbeat for too long."
+    ),
     as_json: bool = _JSON,
 ) -> None:
-    """List runs of a project, newest first (or as ordered)."""
+    """List runs of a project, newest first (or as ordered). A running run whose process
+    seems dead shows as 'running (stale)'."""
     runs = STATE.client().search_runs(
-        project, filter, order_by=order_by, max_results=max_results, experiment=experiment
+        project,
+        filter,
+        order_by=order_by,
+        max_results=max_results,
+        experiment=experiment,
+        stale=True if stale else None,
     )
     if as_json:
         print_json([r.to_dict() for r in runs])
         return
     if not runs:
-        console.print("No runs match." if filter else f"No runs in project {project!r} yet.")
+        console.print(
+            "No runs match." if filter or stale else f"No runs in project {project!r} yet."
+        )
         return
     every = sorted(
         {k for r in runs for k in r.metrics}, key=lambda k: (k.startswith("training_"), k)
@@ -75,7 +98,7 @@ def list_(
     table.add_column("name", overflow="ellipsis", no_wrap=True, max_width=20)
     if experiment is None:
         table.add_column("experiment", overflow="ellipsis", no_wrap=True, max_width=16)
-    table.add_column("status", no_wrap=True)
+    table.add_column("status", no_wrap=True, min_width=len("running (stale)"))
     table.add_column("started", no_wrap=True)
     for key in keys:
         table.add_column(escape(key), no_wrap=True, justify="right")
@@ -101,6 +124,10 @@ def show(run: str = _RUN, as_json: bool = _JSON) -> None:
         ("project / experiment", f"{found.project} / {found.experiment}"),
         ("started", found.start_time.isoformat(timespec="seconds")),
         ("duration", "-" if duration is None else f"{duration:.1f} s"),
+        (
+            "last heartbeat",
+            "-" if found.heartbeat_at is None else found.heartbeat_at.isoformat(timespec="seconds"),
+        ),
         ("parent", found.parent_id or "-"),
         ("by", found.created_by),
         (
@@ -200,6 +227,73 @@ def end(
     """Mark a run whose process died as ended."""
     STATE.client().runs.end(run, status)  # type: ignore[arg-type]  # validated by end_run
     console.print(f"Run {run} marked {status}.")
+
+
+@app.command("reap")
+def reap(
+    project: str | None = typer.Option(
+        None, "--project", "-p", help="Only this project (default: every project)."
+    ),
+    older_than: str | None = typer.Option(
+        None,
+        "--older-than",
+        help="Silent for longer than this: 90s, 10m, 2h, 1d (default: STEWARD_RUN_STALE_SECONDS).",
+    ),
+    status: str = typer.Option("killed", "--status", help="killed (default) or failed."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List what would be reaped; change nothing."
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """End stale runs: running, but without a heartbeat for too long (their process died).
+
+    Each becomes killed (or failed) with its last heartbeat as end time, audited as
+    run.reap. A run that heartbeats or ends meanwhile is left alone.
+    """
+    seconds = None if older_than is None else parse_duration(older_than, "--older-than")
+    result = STATE.client().runs.reap(
+        project,
+        older_than=seconds,
+        status=status,  # type: ignore[arg-type]  # validated by reap_runs
+        dry_run=dry_run,
+    )
+    if as_json:
+        print_json(result.to_dict())
+        return
+    where = f"project {project!r}" if project else "any project"
+    limit = _silence(result.older_than_seconds)
+    if not result.reaped:
+        console.print(f"No stale runs in {where} (silent for more than {limit}).")
+    else:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("id", no_wrap=True, min_width=32)
+        table.add_column("name", overflow="ellipsis", no_wrap=True, max_width=20)
+        table.add_column("project / experiment", overflow="ellipsis", no_wrap=True, max_width=30)
+        table.add_column("last seen", no_wrap=True)
+        table.add_column("silent", no_wrap=True, justify="right")
+        for item in result.reaped:
+            table.add_row(*_reaped_cells(item))
+        console.print(table)
+        verb = "Would mark" if result.dry_run else "Marked"
+        console.print(
+            f"{verb} {len(result.reaped)} stale run(s) {result.status} (silent for more than "
+            f"{limit}; end time = last heartbeat)."
+            + (" Nothing was changed (--dry-run)." if result.dry_run else "")
+        )
+    if result.skipped:
+        console.print(
+            f"Left {len(result.skipped)} run(s) alone: they sent a heartbeat or ended meanwhile."
+        )
+
+
+def _reaped_cells(item: ReapedRun) -> list[str]:
+    return [
+        item.id,
+        escape(item.name),
+        escape(f"{item.project} / {item.experiment}"),
+        item.end_time.strftime("%m-%d %H:%M:%S"),
+        _silence(item.silent_seconds),
+    ]
 
 
 @experiments_app.command("list")

@@ -121,8 +121,10 @@ class Client:
         order_by: Sequence[str] | None = None,
         max_results: int = 100,
         experiment: str | Sequence[str] | None = None,
+        stale: bool | None = None,
     ) -> list[Run]:
-        """Runs matching a filter such as ``"metrics.roc_auc > 0.8 and params.depth = '5'"``."""
+        """Runs matching a filter such as ``"metrics.roc_auc > 0.8 and params.depth = '5'"``
+        (``stale=True``: only runs whose process seems dead; see ``st.runs.reap``)."""
         return tracking.search_runs(
             self.store,
             project,
@@ -130,6 +132,7 @@ class Client:
             order_by=order_by,
             max_results=max_results,
             experiment=experiment,
+            stale=stale,
         )
 
     def tune(

@@ -51,6 +51,16 @@ def _parse_str(raw: str) -> str:
     return raw
 
 
+def _parse_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of seconds such as 30 or 0.5") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("expected a positive, finite number of seconds such as 30 or 0.5")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration setting."""
@@ -104,8 +114,26 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "debug", "bool", "false", "Show Python tracebacks for expected errors.", _parse_bool
         ),
+        Setting(
+            "run_heartbeat_seconds",
+            "seconds",
+            "30",
+            "How often the writer of an open run records that its process is alive "
+            "(runs.heartbeat_at), in seconds.",
+            _parse_seconds,
+        ),
+        Setting(
+            "run_stale_seconds",
+            "seconds",
+            None,
+            "A running run without a heartbeat for this long is stale (its process is "
+            "taken for dead; `steward runs reap` ends it). Must exceed run_heartbeat_seconds. "
+            "Default: 5 x run_heartbeat_seconds (150 s).",
+            _parse_seconds,
+        ),
     ]
 }
+_STALE_HEARTBEATS = 5  # run_stale_seconds defaults to this many heartbeat intervals
 
 
 def normalize_store_uri(uri: str) -> str:
@@ -159,6 +187,8 @@ class Config:
     actor: str
     debug: bool
     sources: dict[str, str]
+    run_heartbeat_seconds: float = 30.0
+    run_stale_seconds: float = 150.0
 
     @property
     def is_embedded(self) -> bool:
@@ -241,6 +271,19 @@ def load_config(
     uri = values["uri"] or f"sqlite:///{home / 'steward.db'}"
     normalize_store_uri(uri)
     artifacts = values["artifacts"] or str(home / "artifacts")
+    heartbeat = _seconds_value(values["run_heartbeat_seconds"], "run_heartbeat_seconds", sources)
+    stale = (
+        heartbeat * _STALE_HEARTBEATS
+        if values["run_stale_seconds"] is None
+        else _seconds_value(values["run_stale_seconds"], "run_stale_seconds", sources)
+    )
+    if stale <= heartbeat:
+        raise ConfigError(
+            f"Config 'STEWARD_RUN_STALE_SECONDS' is {stale:g} s ({sources['run_stale_seconds']}), "
+            f"not more than STEWARD_RUN_HEARTBEAT_SECONDS ({heartbeat:g} s, "
+            f"{sources['run_heartbeat_seconds']}): every live run would look dead between two "
+            f"heartbeats. Set it to several heartbeat intervals, e.g. {heartbeat * 5:g}."
+        )
     return Config(
         home=home,
         uri=uri,
@@ -249,4 +292,24 @@ def load_config(
         actor=values["actor"] or _default_actor(),
         debug=bool(values["debug"]),
         sources=sources,
+        run_heartbeat_seconds=heartbeat,
+        run_stale_seconds=stale,
     )
+
+
+def _seconds_value(raw: Any, name: str, sources: Mapping[str, str]) -> float:
+    """A seconds setting given as a number (an argument) or already parsed from text."""
+    setting = SETTINGS[name]
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        try:
+            return float(_parse_seconds(str(raw)))
+        except ValueError as exc:
+            raise ConfigError(
+                f"Config '{setting.env_var}' has a bad value {raw!r} ({sources[name]}): {exc}."
+            ) from exc
+    if not 0 < raw < float("inf"):
+        raise ConfigError(
+            f"Config '{setting.env_var}' has a bad value {raw!r} ({sources[name]}): expected a "
+            "positive, finite number of seconds such as 30 or 0.5."
+        )
+    return float(raw)

@@ -77,13 +77,25 @@ class Transaction:
 
 
 class Store:
-    """Metadata database + artifact store + actor. Thread-safe; share one per process."""
+    """Metadata database + artifact store + actor. Thread-safe; share one per process.
 
-    def __init__(self, uri: str, engine: Engine, artifacts: ArtifactStore, actor: str) -> None:
+    ``config`` is the configuration the store was opened with (None when built by hand);
+    stages read their settings from it (e.g. the run heartbeat interval).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        engine: Engine,
+        artifacts: ArtifactStore,
+        actor: str,
+        config: Config | None = None,
+    ) -> None:
         self.uri = uri
         self.engine = engine
         self.artifacts = artifacts
         self.actor = actor
+        self.config = config
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
 
     @property
@@ -161,6 +173,8 @@ def open_store(
                     "artifacts": artifacts or config.artifacts,
                     "actor": actor or config.actor,
                     "home": str(config.home),
+                    "run_heartbeat_seconds": config.run_heartbeat_seconds,
+                    "run_stale_seconds": config.run_stale_seconds,
                 }
             )
     db_file = sqlite_path(config.uri)
@@ -177,7 +191,7 @@ def open_store(
     except BaseException:
         engine.dispose()
         raise
-    return Store(config.uri, engine, artifact_store, config.actor)
+    return Store(config.uri, engine, artifact_store, config.actor, config)
 
 
 def read_schema_state(uri: str) -> SchemaState:

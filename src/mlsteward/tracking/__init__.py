@@ -14,6 +14,7 @@ from mlsteward.tracking._compare import (
 )
 from mlsteward.tracking._environment import CodeVersion, Environment, code_version, environment
 from mlsteward.tracking._filter import ATTRIBUTES, parse_filter, parse_order_by
+from mlsteward.tracking._liveness import parse_duration, reap_runs
 from mlsteward.tracking._models import serialize_model
 from mlsteward.tracking._optuna_storage import OPTUNA_TABLES, open_optuna_storage
 from mlsteward.tracking._records import (
@@ -21,6 +22,9 @@ from mlsteward.tracking._records import (
     CandidateModel,
     Experiment,
     MetricPoint,
+    ReapedRun,
+    ReapResult,
+    ReapStatus,
     Run,
     RunArtifact,
     RunInput,
@@ -54,6 +58,9 @@ __all__ = [
     "Experiments",
     "MetricPoint",
     "ParamSpec",
+    "ReapResult",
+    "ReapStatus",
+    "ReapedRun",
     "Run",
     "RunArtifact",
     "RunComparison",
@@ -82,9 +89,11 @@ __all__ = [
     "metric_history",
     "open_optuna_storage",
     "optuna_study_name",
+    "parse_duration",
     "parse_filter",
     "parse_order_by",
     "parse_search_space",
+    "reap_runs",
     "run_tuning_spec",
     "search_runs",
     "serialize_model",

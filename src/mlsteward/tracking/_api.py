@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from mlsteward.core import NotFound
@@ -15,10 +16,13 @@ from mlsteward.tracking._compare import (
     export_metric_history,
     metric_history,
 )
+from mlsteward.tracking._liveness import reap_runs
 from mlsteward.tracking._records import (
     CandidateModel,
     Experiment,
     MetricPoint,
+    ReapResult,
+    ReapStatus,
     Run,
     RunArtifact,
     RunStatus,
@@ -55,8 +59,10 @@ class Runs:
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         max_results: int = 100,
+        stale: bool | None = None,
     ) -> builtins.list[Run]:
-        """Runs of a project, newest first (see :meth:`Client.search_runs` for filters)."""
+        """Runs of a project, newest first (see :meth:`Client.search_runs` for filters;
+        ``stale=True`` keeps only stale runs, ``stale=False`` leaves them out)."""
         return search_runs(
             self._store,
             project,
@@ -64,6 +70,7 @@ class Runs:
             order_by=order_by,
             max_results=max_results,
             experiment=experiment,
+            stale=stale,
         )
 
     def children(self, run: str) -> builtins.list[Run]:
@@ -104,6 +111,29 @@ class Runs:
         with self._store.reader() as session:
             run_id = resolve_run(session, run).id
         end_run(self._store, run_id, status)
+
+    def reap(
+        self,
+        project: str | None = None,
+        *,
+        older_than: str | float | timedelta | None = None,
+        status: ReapStatus = "killed",
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> ReapResult:
+        """End the stale runs of a project (default: of every project): running, but
+        without a heartbeat for longer than ``older_than`` (``"10m"``, ``"2h"``, ``"1d"``,
+        seconds or a timedelta; default the ``run_stale_seconds`` setting). Each becomes
+        ``status`` with its last heartbeat as end time, audited as ``run.reap``; a run that
+        heartbeats or ends meanwhile is left alone. ``dry_run`` changes nothing."""
+        return reap_runs(
+            self._store,
+            project,
+            older_than=older_than,
+            status=status,
+            dry_run=dry_run,
+            now=now,
+        )
 
 
 class Experiments:

@@ -17,6 +17,8 @@ Grammar (keywords are case-insensitive)::
     OP         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
     value      := NUMBER | 'string' | "string"      (quotes doubled or backslash-escaped)
 
+``status`` is the stored status; whether a running run is *stale* is not part of the
+language (it depends on the clock and a setting): see ``search_runs(..., stale=True)``.
 ``metrics.KEY`` is the run's latest value of that metric and compares with numbers;
 params, tags and text attributes compare with strings; times compare with ISO-8601
 strings or epoch milliseconds. The parser only builds an AST; :mod:`._search` turns it
@@ -401,6 +403,13 @@ def _coerce(field: Field, op: str, token: _Token) -> Value:
         )
     text = token.text if token.kind == "number" else str(token.value)
     if field.kind == "attribute" and field.key == "status" and text not in RUN_STATUSES:
+        if text.lower() == "stale":
+            raise _FilterError(
+                "'stale' is not a status but a flag derived from the last heartbeat (a stale "
+                "run's status is 'running'); filter with search_runs(..., stale=True) or "
+                "`steward runs list --stale` instead",
+                token.position,
+            )
         raise _FilterError(
             f"unknown status {text!r}; a run's status is one of {', '.join(RUN_STATUSES)}",
             token.position,

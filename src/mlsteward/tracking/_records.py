@@ -13,6 +13,9 @@ __all__ = [
     "CandidateModel",
     "Experiment",
     "MetricPoint",
+    "ReapResult",
+    "ReapStatus",
+    "ReapedRun",
     "Run",
     "RunArtifact",
     "RunInput",
@@ -23,6 +26,7 @@ __all__ = [
 
 RunStatus = Literal["running", "finished", "failed", "killed"]
 RUN_STATUSES: tuple[RunStatus, ...] = ("running", "finished", "failed", "killed")
+ReapStatus = Literal["killed", "failed"]
 
 
 def to_millis(value: datetime) -> int:
@@ -192,6 +196,11 @@ class Run:
 
     ``metrics`` holds the latest value of each metric (highest step; ties: latest time).
     ``artifacts`` and ``inputs`` are loaded by ``get_run`` and are None in search results.
+    ``heartbeat_at`` is the last time the run's writer said its process was alive (None
+    for runs recorded before heartbeats existed). ``stale`` is derived when the record is
+    read, not stored: the run is ``running`` but its last sign of life (``last_seen``) is
+    older than the store's ``run_stale_seconds`` setting, so its process is probably dead
+    (``st.runs.reap`` ends such runs).
     """
 
     id: str
@@ -214,6 +223,13 @@ class Run:
     tags: Mapping[str, str] = field(default_factory=dict)
     artifacts: tuple[RunArtifact, ...] | None = None
     inputs: tuple[RunInput, ...] | None = None
+    heartbeat_at: datetime | None = None
+    stale: bool = False
+
+    @property
+    def last_seen(self) -> datetime:
+        """The last sign of life: the heartbeat, or the start time when there is none."""
+        return self.start_time if self.heartbeat_at is None else self.heartbeat_at
 
     @property
     def duration_seconds(self) -> float | None:
@@ -235,6 +251,8 @@ class Run:
             "status": self.status,
             "start_time": self.start_time.isoformat(),
             "end_time": _iso(self.end_time),
+            "heartbeat_at": _iso(self.heartbeat_at),
+            "stale": self.stale,
             "parent_id": self.parent_id,
             "created_by": self.created_by,
             "code": {
@@ -256,3 +274,58 @@ class Run:
         if self.inputs is not None:
             out["inputs"] = [i.to_dict() for i in self.inputs]
         return out
+
+
+@dataclass(frozen=True)
+class ReapedRun:
+    """A stale run that a reap ended (or, in a dry run, would end)."""
+
+    id: str
+    project: str
+    experiment: str
+    name: str
+    start_time: datetime
+    heartbeat_at: datetime | None
+    silent_seconds: float  # from the last sign of life to the time of the reap
+    reason: str
+
+    @property
+    def end_time(self) -> datetime:
+        """The end time a reap records: the last heartbeat (the start without one)."""
+        return self.start_time if self.heartbeat_at is None else self.heartbeat_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "project": self.project,
+            "experiment": self.experiment,
+            "name": self.name,
+            "start_time": self.start_time.isoformat(),
+            "heartbeat_at": _iso(self.heartbeat_at),
+            "end_time": self.end_time.isoformat(),
+            "silent_seconds": round(self.silent_seconds, 3),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    """What a reap did: the runs it ended, and those it left because they changed between
+    the listing and the update (a heartbeat landed, or the run ended by itself)."""
+
+    status: ReapStatus
+    older_than_seconds: float
+    reaped_at: datetime
+    dry_run: bool
+    reaped: tuple[ReapedRun, ...]
+    skipped: tuple[ReapedRun, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "older_than_seconds": self.older_than_seconds,
+            "reaped_at": self.reaped_at.isoformat(),
+            "dry_run": self.dry_run,
+            "reaped": [r.to_dict() for r in self.reaped],
+            "skipped": [r.to_dict() for r in self.skipped],
+        }

@@ -5,17 +5,22 @@ key = :k AND value <op> :v)``, which uses the ``(key, value)`` indexes of
 ``latest_metrics`` and ``run_params``; attributes compare columns of ``runs``. A NULL
 (NaN) metric value matches no comparison, ``!=`` included. On SQLite ``like`` is compiled
 to ``GLOB`` so that it is case-sensitive on both backends; ``ilike`` ignores case.
+
+Staleness is not a status but a flag derived from the clock and a setting (see
+:mod:`._liveness`), so the filter language does not know it: ``stale=True`` keeps only
+stale runs, ``stale=False`` leaves them out, both compiled to SQL like a filter term.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select
 from sqlalchemy.orm import aliased
 
-from mlsteward.core import InvalidInput
+from mlsteward.core import InvalidInput, utcnow
 from mlsteward.store import Store
 from mlsteward.store.metadata import (
     ExperimentRow,
@@ -36,6 +41,7 @@ from mlsteward.tracking._filter import (
     parse_filter,
     parse_order_by,
 )
+from mlsteward.tracking._liveness import stale_condition, stale_seconds
 from mlsteward.tracking._records import Run
 from mlsteward.tracking._service import check_experiment_name, run_records
 
@@ -153,8 +159,12 @@ def search_runs(
     order_by: Sequence[str] | None = None,
     max_results: int = 100,
     experiment: str | Sequence[str] | None = None,
+    stale: bool | None = None,
 ) -> list[Run]:
     """Runs of ``project`` matching ``filter``, ordered by ``order_by`` (then newest first).
+
+    ``stale=True`` keeps only stale runs (running, but silent for longer than the
+    ``run_stale_seconds`` setting), ``stale=False`` leaves them out.
 
     >>> # st.search_runs("acs", "metrics.roc_auc > 0.8 and params.max_depth = '5'",
     >>> #                order_by=["metrics.roc_auc DESC"], max_results=10)
@@ -165,6 +175,11 @@ def search_runs(
         raise InvalidInput(
             f"max_results must be between 1 and {MAX_RESULTS}; got {max_results}. "
             "Narrow the filter to find fewer runs."
+        )
+    if stale is not None and not isinstance(stale, bool):
+        raise InvalidInput(
+            f"stale must be True (only stale runs), False (no stale runs) or None (all); "
+            f"got {stale!r}."
         )
     if isinstance(order_by, str):
         order_by = [order_by]
@@ -178,6 +193,7 @@ def search_runs(
     else:
         experiments = [check_experiment_name(e) for e in experiment]
     dialect = store.backend
+    now, stale_after = utcnow(), stale_seconds(store)
     with store.reader() as session:
         proj = SqlProjectRepository(session).get(project)
         query = (
@@ -189,6 +205,9 @@ def search_runs(
             query = query.where(ExperimentRow.name.in_(experiments) if experiments else false())
         if node is not None:
             query = query.where(compile_filter(node, dialect))
+        if stale is not None:
+            condition = stale_condition(now - timedelta(seconds=stale_after))
+            query = query.where(condition if stale else not_(condition))
         query = _order(query, terms).limit(max_results)
         rows = [(row, project, exp) for row, exp in session.execute(query).all()]
-        return run_records(session, rows)
+        return run_records(session, rows, stale_after=stale_after, now=now)

@@ -7,6 +7,7 @@ import json
 import re
 import weakref
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from mlsteward.store.metadata import (
     SqlRunRepository,
 )
 from mlsteward.tracking._environment import code_version, environment
+from mlsteward.tracking._liveness import is_stale, stale_seconds
 from mlsteward.tracking._records import (
     RUN_STATUSES,
     Experiment,
@@ -204,6 +206,7 @@ def plan_run(
     code = code_version()
     env = environment()
     run_id = new_id()
+    started = utcnow()
     values: dict[str, Any] = {
         "id": run_id,
         "project_id": project_id,
@@ -211,8 +214,9 @@ def plan_run(
         "parent_id": parent_id,
         "name": name or f"run-{run_id[-8:]}",
         "status": "running",
-        "start_time": utcnow(),
+        "start_time": started,
         "end_time": None,
+        "heartbeat_at": started,  # the writer refreshes it when the row is inserted
         "created_by": store.actor,
         "git_commit": code.git_commit,
         "git_dirty": code.git_dirty,
@@ -238,6 +242,7 @@ def plan_run(
         platform=env.platform,
         environment_digest=values["environment_digest"],
         tags=clean_tags,
+        heartbeat_at=started,
     )
     return record, values
 
@@ -294,6 +299,7 @@ def _record(
     params: Mapping[str, str],
     metrics: Mapping[str, float],
     tags: Mapping[str, str],
+    stale: bool,
     artifacts: tuple[RunArtifact, ...] | None = None,
     inputs: tuple[RunInput, ...] | None = None,
 ) -> Run:
@@ -318,12 +324,22 @@ def _record(
         tags=dict(tags),
         artifacts=artifacts,
         inputs=inputs,
+        heartbeat_at=row.heartbeat_at,
+        stale=stale,
     )
 
 
-def run_records(session: Session, rows: Sequence[tuple[RunRow, str, str]]) -> list[Run]:
+def run_records(
+    session: Session,
+    rows: Sequence[tuple[RunRow, str, str]],
+    *,
+    stale_after: float | None = None,
+    now: datetime | None = None,
+) -> list[Run]:
     """Run records for ``(row, project name, experiment name)`` with params, latest metrics
-    and tags loaded in three queries."""
+    and tags loaded in three queries. ``stale`` is judged at ``now`` (default: the current
+    time) against ``stale_after`` seconds (None: never stale)."""
+    at = utcnow() if now is None else now
     repo = SqlRunRepository(session)
     ids = [r.id for r, _, _ in rows]
     params = repo.params(ids)
@@ -343,6 +359,13 @@ def run_records(session: Session, rows: Sequence[tuple[RunRow, str, str]]) -> li
                 dict(sorted(params.get(row.id, {}).items())),
                 metrics,
                 dict(sorted(tags.get(row.id, {}).items())),
+                stale_after is not None
+                and is_stale(
+                    row.status,
+                    row.start_time if row.heartbeat_at is None else row.heartbeat_at,
+                    at,
+                    stale_after,
+                ),
             )
         )
     return out
@@ -399,7 +422,9 @@ def get_run(store: Store, ref: str) -> Run:
     with store.reader() as session:
         row = resolve_run(session, ref)
         project, experiment = _names(session, row)
-        (run,) = run_records(session, [(row, project, experiment)])
+        (run,) = run_records(
+            session, [(row, project, experiment)], stale_after=stale_seconds(store)
+        )
         artifacts = tuple(artifact_record(a) for a in SqlRunRepository(session).artifacts(row.id))
         inputs = _inputs(session, row.id)
     return dataclasses.replace(run, artifacts=artifacts, inputs=inputs)
@@ -414,4 +439,8 @@ def child_runs(store: Store, ref: str) -> list[Run]:
         experiments = {
             e.id: e.name for e in SqlExperimentRepository(session).list(parent.project_id)
         }
-        return run_records(session, [(r, project, experiments[r.experiment_id]) for r in rows])
+        return run_records(
+            session,
+            [(r, project, experiments[r.experiment_id]) for r in rows],
+            stale_after=stale_seconds(store),
+        )

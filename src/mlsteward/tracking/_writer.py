@@ -23,6 +23,19 @@ itself instead of waiting for a thread. Guarantees:
 - **Bounded memory**: at most ``max_pending`` metric points wait; a producer that gets
   ahead writes a batch itself before enqueuing more (backpressure). A paused writer whose
   queue is full raises its failure instead of growing.
+- **Heartbeats**: the run's ``heartbeat_at`` is set when its row is inserted and then
+  refreshed at most every ``heartbeat`` seconds (the ``run_heartbeat_seconds`` setting) by
+  the background flusher: inside the next batch when there is one, else as a one-row
+  ``UPDATE`` of its own, also while the writer is paused by a failing store (the process is
+  alive even if its data waits). A heartbeat is liveness, not content: it appends no audit
+  event, and a heartbeat that fails is retried one interval later without pausing anything.
+- **Nothing is written to an ended run**: every batch of an existing run first checks,
+  holding the run's row (the heartbeat ``UPDATE ... WHERE status = 'running'``, or
+  ``SELECT ... FOR UPDATE``), that the run is still running. When it is not (it was reaped
+  as stale by ``steward runs reap``, or ended by ``steward runs end`` or another process)
+  the batch is rolled back, what was still waiting is dropped, and that
+  :class:`Conflict`, naming the reap and its reason, is raised by the next logging call,
+  ``flush`` and ``end``: the run is never resurrected.
 """
 
 from __future__ import annotations
@@ -34,12 +47,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from mlsteward.core import Conflict, StewardError, StoreUnavailable
+from mlsteward.core import Conflict, StewardError, StoreUnavailable, utcnow
 from mlsteward.store import Store
-from mlsteward.store.metadata import RunRow, SqlRunRepository
+from mlsteward.store.metadata import RunRow, RunTagRow, SqlRunRepository
+from mlsteward.tracking._liveness import REAPED_TAG, heartbeat_seconds
 
 __all__ = ["MetricItem", "RunWriter"]
 
@@ -50,6 +65,20 @@ _END = (
     .where(RunRow.id == bindparam("run_id"), RunRow.status == "running")
     .values(status=bindparam("status"), end_time=bindparam("end_time"))
 )
+_HEARTBEAT = (
+    update(RunRow)
+    .where(RunRow.id == bindparam("run_id"), RunRow.status == "running")
+    .values(heartbeat_at=bindparam("heartbeat_at"))
+)
+_STATUS = select(RunRow.status).where(RunRow.id == bindparam("run_id")).with_for_update()
+
+
+class _RunEnded(Exception):
+    """Raised inside a batch transaction (rolling it back) when the run is not running."""
+
+    def __init__(self, conflict: Conflict) -> None:
+        super().__init__(str(conflict))
+        self.conflict = conflict
 
 
 @dataclass
@@ -59,6 +88,7 @@ class _Batch:
     params: list[tuple[str, str]] = field(default_factory=list)
     tags: list[tuple[str, str]] = field(default_factory=list)
     ending: tuple[str, datetime] | None = None
+    heartbeat: datetime | None = None  # not an item: liveness written with the batch
 
     @property
     def count(self) -> int:
@@ -124,12 +154,14 @@ class RunWriter:
         max_pending: int = 50_000,
         batch_size: int = 20_000,
         interval: float = 0.25,
+        heartbeat: float | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.max_pending = max_pending
         self.batch_size = batch_size
         self.interval = interval
+        self.heartbeat = heartbeat_seconds(store) if heartbeat is None else heartbeat
         self._cond = threading.Condition()
         self._pending = _Batch(creation=creation)
         self._enqueued = 0 if creation is None else 1
@@ -139,6 +171,9 @@ class RunWriter:
         self._error: BaseException | None = None  # failure that paused the writer
         self._deferred: list[StewardError] = []  # errors to raise at the next flush
         self._registered = False
+        self._last_heartbeat = float("-inf")  # monotonic time of the last one written
+        self._ended = False  # the end of the run was written
+        self._gone: Conflict | None = None  # the run ended elsewhere: every call raises it
         if creation is not None:
             self._register()  # the run reaches the store within the interval
 
@@ -162,6 +197,8 @@ class RunWriter:
     def add_metrics(self, items: list[MetricItem]) -> None:
         while True:
             with self._cond:
+                if self._gone is not None:
+                    raise self._gone
                 if len(self._pending.metrics) < self.max_pending:
                     self._pending.metrics.extend(items)
                     self._enqueued += len(items)
@@ -176,12 +213,16 @@ class RunWriter:
 
     def add_params(self, items: list[tuple[str, str]]) -> None:
         with self._cond:
+            if self._gone is not None:
+                raise self._gone
             self._pending.params.extend(items)
             self._enqueued += len(items)
         self._register()
 
     def add_tags(self, items: list[tuple[str, str]]) -> None:
         with self._cond:
+            if self._gone is not None:
+                raise self._gone
             self._pending.tags.extend(items)
             self._enqueued += len(items)
         self._register()
@@ -197,12 +238,26 @@ class RunWriter:
             return len(self._pending.metrics)
 
     # -- writing --------------------------------------------------------------------
+    def _heartbeat_due(self) -> bool:
+        """A heartbeat should be written (caller holds the lock): the run's row is in the
+        store (its creation does not wait), it is not ending, and the interval is over."""
+        return (
+            not self._ended
+            and self._pending.creation is None
+            and self._pending.ending is None
+            and time.monotonic() - self._last_heartbeat >= self.heartbeat
+        )
+
     def _take(self) -> _Batch:
         """Take the next batch (caller holds the lock; the writer is not busy)."""
         pending = self._pending
+        beat = pending.creation is not None or (
+            not self._ended and time.monotonic() - self._last_heartbeat >= self.heartbeat
+        )
         metrics = pending.metrics[: self.batch_size]
         del pending.metrics[: len(metrics)]
         batch = _Batch(pending.creation, metrics, pending.params, pending.tags)
+        batch.heartbeat = utcnow() if beat else None
         pending.creation, pending.params, pending.tags = None, [], []
         if not pending.metrics:
             batch.ending, pending.ending = pending.ending, None
@@ -217,23 +272,37 @@ class RunWriter:
         pending.tags[:0] = batch.tags
         pending.ending = batch.ending or pending.ending
 
-    def _write_one(self, *, block: bool) -> bool:
+    def _write_one(self, *, block: bool, beat: bool = False) -> bool:
         """Write one batch in this thread; False when there was nothing to do (or, with
-        ``block=False``, when another thread is writing or the writer is paused)."""
+        ``block=False``, when another thread is writing or the writer is paused).
+        ``beat``: with nothing to write (or a paused writer), write a heartbeat if due."""
         with self._cond:
             while self._busy:
                 if not block:
                     return False
                 self._cond.wait(1.0)
-            if self._error is not None or self._pending.count == 0:
+            if self._gone is not None:
                 return False
-            batch = self._take()
+            if self._error is not None or self._pending.count == 0:
+                if not (beat and self._heartbeat_due()):
+                    return False
+                batch = _Batch(heartbeat=utcnow())  # liveness only
+            else:
+                batch = self._take()
+            self._busy = True
+            started = time.monotonic()
         try:
             conflicts = self._write(batch)
+        except _RunEnded as ended:
+            self._stop(ended.conflict, batch)
+            return False
         except BaseException as exc:
             with self._cond:
-                self._give_back(batch)
-                self._error = exc
+                if batch.count:
+                    self._give_back(batch)
+                    self._error = exc
+                else:  # a lone heartbeat: retried one interval later, nothing paused
+                    self._last_heartbeat = started
                 self._busy = False
                 self._cond.notify_all()
             if not isinstance(exc, Exception):
@@ -243,9 +312,31 @@ class RunWriter:
             self._written += batch.count
             self._deferred.extend(conflicts)
             self._busy = False
-            self._last_write = time.monotonic()
+            if batch.heartbeat is not None:
+                self._last_heartbeat = started
+            if batch.ending is not None:
+                self._ended = True
+            if batch.count:
+                self._last_write = time.monotonic()
             self._cond.notify_all()
         return True
+
+    def _stop(self, conflict: Conflict, batch: _Batch) -> None:
+        """The run ended elsewhere: drop what waits and refuse every later call."""
+        with self._cond:
+            lost = batch.count + self._pending.count
+            if lost:
+                conflict.add_note(
+                    f"{lost} logged items (metric points, params, tags, the end) were not "
+                    "written and have been dropped."
+                )
+            self._pending = _Batch()
+            self._written = self._enqueued  # nothing waits any more: flush returns
+            self._gone = conflict
+            self._registered = False  # log_metric takes the checked path from now on
+            self._busy = False
+            self._cond.notify_all()
+        _FLUSHER.unregister(self)
 
     def _background_write(self) -> None:
         """Called by the flusher: write what is due, never blocking on this writer."""
@@ -254,15 +345,35 @@ class RunWriter:
                 pending = self._pending.count
                 due = time.monotonic() - self._last_write >= self.interval
                 full = len(self._pending.metrics) >= self.batch_size
+                beat = (not pending or self._error is not None) and self._heartbeat_due()
+            if beat:
+                self._write_one(block=False, beat=True)
+                return
             if not pending or not (due or full) or not self._write_one(block=False):
                 return
             if not full:
                 return
 
+    def write_heartbeat(self) -> bool:
+        """Write a heartbeat now (the flusher does it every ``heartbeat`` seconds); False
+        when the writer was busy or the run has ended. Raises the Conflict of a run that
+        ended elsewhere."""
+        with self._cond:
+            if self._gone is not None:
+                raise self._gone
+            self._last_heartbeat = float("-inf")
+        done = self._write_one(block=True, beat=True)
+        with self._cond:
+            if self._gone is not None:
+                raise self._gone
+        return done
+
     def flush(self, timeout: float | None = None) -> None:
         """Write everything enqueued so far; raise what went wrong since the last flush."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
+            if self._gone is not None:
+                raise self._gone
             target = self._enqueued
             self._error = None  # a paused writer retries once
         while True:
@@ -277,6 +388,8 @@ class RunWriter:
                 )
             self._write_one(block=True)
         with self._cond:
+            if self._gone is not None:
+                raise self._gone
             if self._error is not None and self._written < target:
                 raise self._failure(self._error)
             if self._deferred:
@@ -289,6 +402,8 @@ class RunWriter:
     def finish(self, status: str, end_time: datetime) -> None:
         """Enqueue the end of the run and flush; the writer is done afterwards."""
         with self._cond:
+            if self._gone is not None:
+                raise self._gone
             self._pending.ending = (status, end_time)
             self._enqueued += 1
         try:
@@ -340,12 +455,26 @@ class RunWriter:
         new_run = batch.creation is not None
         with self.store.transaction() as tx:
             repo = SqlRunRepository(tx.session)
+            connection = tx.session.connection()
             if batch.creation is not None:
                 creation = batch.creation
+                if batch.heartbeat is not None:
+                    creation = {**creation, "heartbeat_at": batch.heartbeat}
                 if batch.ending is not None:  # created and ended in one batch
                     status, end_time = batch.ending
                     creation = {**creation, "status": status, "end_time": end_time}
                 repo.insert(creation)
+            else:  # the run must still be running; its row stays locked until commit
+                if batch.heartbeat is not None:
+                    beat = {"run_id": run_id, "heartbeat_at": batch.heartbeat}
+                    running = connection.execute(_HEARTBEAT, beat).rowcount == 1
+                else:
+                    status_now = connection.execute(_STATUS, {"run_id": run_id}).scalar()
+                    running = status_now == "running"
+                if not running:
+                    raise _RunEnded(_ended_conflict(tx.session, run_id, batch))
+                if batch.count == 0:
+                    return errors  # a heartbeat alone: liveness, not content (no audit)
             if batch.params:
                 conflicts = repo.add_params(run_id, dict(batch.params), new_run=new_run)
                 for key, (stored, offered) in conflicts.items():
@@ -358,7 +487,7 @@ class RunWriter:
                 )
             if batch.ending is not None and not new_run:
                 status, end_time = batch.ending
-                result = tx.session.connection().execute(
+                result = connection.execute(
                     _END, {"run_id": run_id, "status": status, "end_time": end_time}
                 )
                 if result.rowcount == 0:
@@ -391,6 +520,35 @@ def _batch_summary(batch: _Batch) -> dict[str, Any]:
     if batch.ending is not None:
         summary["status"] = batch.ending[0]
     return summary
+
+
+def _ended_conflict(session: Session, run_id: str, batch: _Batch) -> Conflict:
+    """The error of a write to a run that is no longer running, saying who ended it."""
+    row = session.execute(select(RunRow.status, RunRow.end_time).where(RunRow.id == run_id)).first()
+    if row is None:
+        return Conflict(
+            f"Run {run_id} is no longer in the metadata store; nothing more can be logged to "
+            "it. Start a new run."
+        )
+    status, end_time = row
+    ending = "" if batch.ending is None else f" It is not marked {batch.ending[0]!r}."
+    reaped = session.execute(
+        select(RunTagRow.value).where(RunTagRow.run_id == run_id, RunTagRow.key == REAPED_TAG)
+    ).scalar()
+    if reaped is not None:
+        ended = "" if end_time is None else f" with end time {end_time.isoformat()}"
+        return Conflict(
+            f"Run {run_id} was reaped as stale and is now {status!r}{ended}: {reaped}. This "
+            "process is still running it, so it was alive but sent no heartbeat in time (the "
+            "store was unreachable, or the process was suspended). The run is not reopened: "
+            f"nothing more can be logged to it.{ending} Start a new run to go on; to keep live "
+            "runs from being reaped, raise STEWARD_RUN_STALE_SECONDS (or reap with a longer "
+            "--older-than)."
+        )
+    return Conflict(
+        f"Run {run_id} was already ended ({status}) by another process or `steward runs "
+        f"end`; nothing more can be logged to it.{ending} Start a new run."
+    )
 
 
 def _param_conflict(run_id: str, key: str, stored: str, offered: str) -> Conflict:

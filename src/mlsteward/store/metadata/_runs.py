@@ -52,7 +52,11 @@ MetricTuple = tuple[str, str, float | None, int, int]
 
 
 class RunRow(Base):
-    """One run: status, times, parent, code version and environment."""
+    """One run: status, times, parent, code version and environment.
+
+    ``heartbeat_at`` is the last time the writer of a running run said its process was
+    alive (NULL for runs written before revision 0009: their start time stands in).
+    """
 
     __tablename__ = "runs"
 
@@ -73,6 +77,7 @@ class RunRow(Base):
     python_version: Mapped[str] = mapped_column(String(50), nullable=False)
     platform: Mapped[str] = mapped_column(String(200), nullable=False)
     environment_digest: Mapped[str | None] = mapped_column(String(71), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
         Index("ix_runs_project_start", "project_id", "start_time"),
