@@ -20,6 +20,14 @@ from mlsteward.monitoring._estimation import (
     binary_metrics,
     regression_metrics,
 )
+from mlsteward.monitoring._fairness import (
+    FAIRNESS_METRICS,
+    FairnessLimitSpec,
+    GroupRates,
+    WindowDisparity,
+    WindowFairness,
+    window_fairness,
+)
 from mlsteward.monitoring._history import (
     get_monitor_run,
     list_monitor_runs,
@@ -85,6 +93,7 @@ from mlsteward.monitoring._windows import LogReader, Window, WindowSpec, parse_w
 __all__ = [
     "CLASSIFIER_METRICS",
     "DISTANCE_METHODS",
+    "FAIRNESS_METRICS",
     "METHODS",
     "MULTICLASS_METRICS",
     "REGRESSOR_METRICS",
@@ -99,9 +108,11 @@ __all__ = [
     "DomainClassifierResult",
     "DriftConfig",
     "DriftReport",
+    "FairnessLimitSpec",
     "FeatureDrift",
     "FeatureQuality",
     "FeatureSkew",
+    "GroupRates",
     "LogReader",
     "MetricEstimate",
     "MonitorRun",
@@ -120,6 +131,8 @@ __all__ = [
     "SkewReport",
     "TestResult",
     "Window",
+    "WindowDisparity",
+    "WindowFairness",
     "WindowResult",
     "WindowSpec",
     "binary_metrics",
@@ -158,4 +171,5 @@ __all__ = [
     "training_serving_skew",
     "wasserstein_masses",
     "wasserstein_values",
+    "window_fairness",
 ]
