@@ -493,7 +493,7 @@ def test_a_0008_database_with_runs_upgrades_and_old_runs_fall_back_to_start_time
         engine.dispose()
 
     before, after = upgrade_store(store_uri)
-    assert (before.current, after.current) == ("0008", "0009")
+    assert before.current == "0008" and after.current == after.head  # through 0009
     with ms.connect(store_uri, artifacts=str(tmp_path / "a"), actor="tester") as st:
         orphan, done = st.runs.get("a" * 32), st.runs.get("b" * 32)
         assert (orphan.heartbeat_at, orphan.last_seen, orphan.stale) == (None, started, True)

@@ -1,4 +1,4 @@
-"""steward data register|list|show|check|split|lineage|report"""
+"""steward data register|list|show|check|split|lineage|impact|report"""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from mlsteward.core import InvalidInput
 from mlsteward.data import (
     CheckReport,
     DatasetVersion,
+    Impact,
+    ImpactNode,
     Lineage,
     LineageNode,
     check_dataset,
@@ -28,7 +30,7 @@ from mlsteward.data import (
 )
 
 app = typer.Typer(
-    help="Dataset versions: register, inspect, check, split, lineage, report.",
+    help="Dataset versions: register, inspect, check, split, lineage, impact, report.",
     no_args_is_help=True,
 )
 
@@ -322,6 +324,50 @@ def lineage(
     children = tree.add("children") if result.children else tree.add("children: none")
     _add(children, result.children)
     console.print(tree, soft_wrap=False)
+
+
+_KIND_STYLE = {
+    "dataset": "bold",
+    "run": "cyan",
+    "model": "magenta",
+    "endpoint": "bold red",
+    "evaluation": "green",
+    "reference": "yellow",
+}
+
+
+def _add_impact(tree: Tree, nodes: tuple[ImpactNode, ...]) -> None:
+    for node in nodes:
+        style = _KIND_STYLE.get(node.kind, "")
+        label = Text(node.label, style=style, overflow="fold")
+        _add_impact(tree.add(label), node.children)
+
+
+@app.command("impact")
+def impact(
+    ref: str = _REF,
+    project: str | None = typer.Option(
+        None, "--project", "-p", help="Project name (default: the store's only project)."
+    ),
+    format: str = typer.Option("text", "--format", "-f", help="text (a tree) or json."),
+    depth: int = typer.Option(20, "--depth", help="Levels of derived versions to follow."),
+    limit: int = typer.Option(500, "--limit", help="At most this many items of each kind."),
+) -> None:
+    """Show everything built on a version: derived versions, runs, model versions and the
+    endpoints serving them, evaluations and monitoring references."""
+    if format not in {"text", "json"}:
+        raise InvalidInput(f"--format {format!r} is not known; expected text or json.")
+    result: Impact = STATE.client().datasets.impact(project, ref, depth=depth, limit=limit)
+    if format == "json":
+        print_json(result.to_dict())
+        return
+    root = result.tree()
+    tree = Tree(Text(root.label, style="bold", overflow="fold"))
+    _add_impact(tree, root.children)
+    console.print(tree, soft_wrap=False)
+    for note in result.truncated:
+        err_console.print(f"[yellow]Truncated:[/yellow] {escape(note)}")
+    console.print(escape(result.summary().text()))
 
 
 @app.command("report")

@@ -3,8 +3,10 @@
 ``register_dataset`` stores immutable, content-addressed versions; ``resolve_dataset``
 turns ``NAME@VERSION`` / ``NAME@latest`` into a :class:`DatasetVersion`; ``check_dataset``
 runs declarative quality and collection checks; ``split_dataset`` makes child versions
-with lineage; ``build_preprocessor`` (loaded on first use, it needs scikit-learn) is the
-preparation pipeline stored later with the model. See docs/data.md.
+with lineage; ``dataset_impact`` lists everything built on a version (derived versions,
+runs, models, endpoints, evaluations, monitoring references); ``build_preprocessor``
+(loaded on first use, it needs scikit-learn) is the preparation pipeline stored later
+with the model. See docs/data.md.
 """
 
 import typing
@@ -33,6 +35,19 @@ from mlsteward.data._checks import (
 )
 from mlsteward.data._column_profile import QUANTILES, ColumnProfile
 from mlsteward.data._hashing import HASH_METHOD, hash_table
+from mlsteward.data._impact import DEFAULT_LIMIT, MAX_LIMIT, dataset_impact
+from mlsteward.data._impact_records import (
+    Impact,
+    ImpactedDataset,
+    ImpactedEndpoint,
+    ImpactedEvaluation,
+    ImpactedModel,
+    ImpactedReference,
+    ImpactedRun,
+    ImpactNode,
+    ImpactSummary,
+    InputUse,
+)
 from mlsteward.data._lineage import Lineage, dataset_lineage, lineage_edges
 from mlsteward.data._profile import DatasetProfile, ProfileBuilder, profile_dataset
 from mlsteward.data._records import (
@@ -90,8 +105,10 @@ _LAZY = {
 
 __all__ = [
     "DEFAULT_FRACTIONS",
+    "DEFAULT_LIMIT",
     "HASH_METHOD",
     "LOGICAL_TYPES",
+    "MAX_LIMIT",
     "MIN_PREFIX",
     "QUANTILES",
     "CategoricalCleaner",
@@ -112,6 +129,16 @@ __all__ = [
     "DuplicateIdsCheck",
     "DuplicateRowsCheck",
     "FreshnessCheck",
+    "Impact",
+    "ImpactNode",
+    "ImpactSummary",
+    "ImpactedDataset",
+    "ImpactedEndpoint",
+    "ImpactedEvaluation",
+    "ImpactedModel",
+    "ImpactedReference",
+    "ImpactedRun",
+    "InputUse",
     "LabelBalanceCheck",
     "LeakageCheck",
     "Lineage",
@@ -132,6 +159,7 @@ __all__ = [
     "compliance_tags",
     "data_report",
     "dataset_by_id",
+    "dataset_impact",
     "dataset_lineage",
     "dataset_report",
     "default_spec",

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlsteward.data._checks import CheckSpec, check_dataset, check_reports
-from mlsteward.data._lineage import Lineage, dataset_lineage
+from mlsteward.data._impact import DEFAULT_LIMIT, dataset_impact
+from mlsteward.data._impact_records import Impact
+from mlsteward.data._lineage import MAX_DEPTH, Lineage, dataset_lineage
 from mlsteward.data._records import CheckReport, ComplianceTag, DatasetVersion
 from mlsteward.data._register import register_dataset
 from mlsteward.data._split import SplitMethod, split_dataset
@@ -156,6 +158,20 @@ class Datasets:
     def lineage(self, project: str, ref: str | DatasetVersion, *, depth: int = 20) -> Lineage:
         """Parents and children of a version, recursively."""
         return dataset_lineage(self.store, project, ref, depth=depth)
+
+    def impact(
+        self,
+        project: str | None,
+        ref: str | DatasetVersion,
+        *,
+        depth: int = MAX_DEPTH,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Impact:
+        """Everything built on a version: derived versions, the runs that read them, the
+        model versions made from them (state, aliases, endpoints serving them),
+        evaluations and monitoring references, each with the path that reaches it
+        (``project=None``: the store's only project). See docs/data.md, "Impact"."""
+        return dataset_impact(self.store, project, ref, depth=depth, limit=limit)
 
     def profile(self, project: str, ref: str | DatasetVersion) -> Any:
         """The stored profile of a version (a ``DatasetProfile``)."""

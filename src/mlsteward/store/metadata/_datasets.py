@@ -188,6 +188,13 @@ class DatasetRepository(abc.ABC):
     ) -> list[DatasetLineageRow]: ...
 
     @abc.abstractmethod
+    def children_of(
+        self, parent_ids: Sequence[str]
+    ) -> list[tuple[DatasetLineageRow, DatasetVersionRow]]:
+        """The edges from any of ``parent_ids`` with their child versions, in one query,
+        ordered by edge creation (one level of a descendants walk)."""
+
+    @abc.abstractmethod
     def add_check_run(
         self, run: DatasetCheckRunRow, results: Sequence[DatasetCheckResultRow]
     ) -> None: ...
@@ -260,6 +267,19 @@ class SqlDatasetRepository(DatasetRepository):
             query = query.where(DatasetLineageRow.child_id == child_id)
         query = query.order_by(DatasetLineageRow.created_at, DatasetLineageRow.id)
         return list(self._session.execute(query).scalars())
+
+    def children_of(
+        self, parent_ids: Sequence[str]
+    ) -> list[tuple[DatasetLineageRow, DatasetVersionRow]]:
+        if not parent_ids:
+            return []
+        query = (
+            select(DatasetLineageRow, DatasetVersionRow)
+            .join(DatasetVersionRow, DatasetVersionRow.id == DatasetLineageRow.child_id)
+            .where(DatasetLineageRow.parent_id.in_(list(parent_ids)))
+            .order_by(DatasetLineageRow.created_at, DatasetLineageRow.id)
+        )
+        return [(edge, child) for edge, child in self._session.execute(query)]
 
     def add_check_run(
         self, run: DatasetCheckRunRow, results: Sequence[DatasetCheckResultRow]

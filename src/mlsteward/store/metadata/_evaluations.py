@@ -11,6 +11,7 @@ also rows of ``evaluation_metrics`` so that their history is one query away. The
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,6 +160,13 @@ class EvaluationRepository(abc.ABC):
         limit: int | None = None,
     ) -> list[EvaluationRow]: ...
 
+    @abc.abstractmethod
+    def on_datasets(
+        self, dataset_version_ids: Sequence[str], *, limit: int | None = None
+    ) -> builtins.list[EvaluationRow]:
+        """Evaluations and comparisons on any of ``dataset_version_ids`` (in every
+        project), in one query: oldest first (at most ``limit``)."""
+
 
 class SqlEvaluationRepository(EvaluationRepository):
     """Evaluations in a SQLAlchemy session."""
@@ -223,6 +231,20 @@ class SqlEvaluationRepository(EvaluationRepository):
         if dataset_version_id is not None:
             query = query.where(EvaluationRow.dataset_version_id == dataset_version_id)
         query = query.order_by(EvaluationRow.created_at.desc(), EvaluationRow.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        return list(self._session.execute(query).scalars())
+
+    def on_datasets(
+        self, dataset_version_ids: Sequence[str], *, limit: int | None = None
+    ) -> builtins.list[EvaluationRow]:
+        if not dataset_version_ids:
+            return []
+        query = (
+            select(EvaluationRow)
+            .where(EvaluationRow.dataset_version_id.in_(list(dataset_version_ids)))
+            .order_by(EvaluationRow.created_at, EvaluationRow.id)
+        )
         if limit is not None:
             query = query.limit(limit)
         return list(self._session.execute(query).scalars())

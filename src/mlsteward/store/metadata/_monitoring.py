@@ -12,6 +12,7 @@ alerts are immutable once written.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -24,11 +25,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mlsteward.core import InvalidInput
+from mlsteward.core import InvalidInput, ensure_utc
 from mlsteward.store.metadata import _charters, _datasets, _registry, _serving  # noqa: F401
 from mlsteward.store.metadata._base import Base, UTCDateTime
 
@@ -66,7 +68,10 @@ class MonitorReferenceRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
 
-    __table_args__ = (Index("ix_monitor_references_project_id", "project_id"),)
+    __table_args__ = (
+        Index("ix_monitor_references_project_id", "project_id"),
+        Index("ix_monitor_references_dataset_version_id", "dataset_version_id"),
+    )
 
 
 class MonitorRunRow(Base):
@@ -111,6 +116,7 @@ class MonitorRunRow(Base):
         ),
         Index("ix_monitor_runs_endpoint_created", "endpoint", "created_at"),
         Index("ix_monitor_runs_project_id", "project_id"),
+        Index("ix_monitor_runs_reference_id", "reference_id"),
     )
 
 
@@ -183,6 +189,20 @@ class MonitoringRepository(abc.ABC):
     def add_reference(self, row: MonitorReferenceRow) -> None: ...
 
     @abc.abstractmethod
+    def references_of(
+        self, dataset_version_ids: Sequence[str], *, limit: int | None = None
+    ) -> list[MonitorReferenceRow]:
+        """The references built from any of ``dataset_version_ids``, in one query: oldest
+        first (at most ``limit``)."""
+
+    @abc.abstractmethod
+    def monitored_endpoints(
+        self, reference_ids: Sequence[str]
+    ) -> list[tuple[str, str, int, datetime]]:
+        """``(reference id, endpoint, number of runs, latest run time)`` for every endpoint
+        monitored against one of ``reference_ids``, in one query: by reference, endpoint."""
+
+    @abc.abstractmethod
     def add_run(
         self,
         row: MonitorRunRow,
@@ -237,6 +257,42 @@ class SqlMonitoringRepository(MonitoringRepository):
     def add_reference(self, row: MonitorReferenceRow) -> None:
         self._session.add(row)
         self._session.flush()
+
+    def references_of(
+        self, dataset_version_ids: Sequence[str], *, limit: int | None = None
+    ) -> list[MonitorReferenceRow]:
+        if not dataset_version_ids:
+            return []
+        query = (
+            select(MonitorReferenceRow)
+            .where(MonitorReferenceRow.dataset_version_id.in_(list(dataset_version_ids)))
+            .order_by(MonitorReferenceRow.created_at, MonitorReferenceRow.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return list(self._session.execute(query).scalars())
+
+    def monitored_endpoints(
+        self, reference_ids: Sequence[str]
+    ) -> list[tuple[str, str, int, datetime]]:
+        if not reference_ids:
+            return []
+        query = (
+            select(
+                MonitorRunRow.reference_id,
+                MonitorRunRow.endpoint,
+                func.count(),
+                func.max(MonitorRunRow.created_at),
+            )
+            .where(MonitorRunRow.reference_id.in_(list(reference_ids)))
+            .group_by(MonitorRunRow.reference_id, MonitorRunRow.endpoint)
+            .order_by(MonitorRunRow.reference_id, MonitorRunRow.endpoint)
+        )
+        found = []
+        for reference_id, endpoint, count, last in self._session.execute(query):
+            assert reference_id is not None  # filtered by the IN above
+            found.append((reference_id, endpoint, int(count), ensure_utc(last)))
+        return found
 
     def add_run(
         self,

@@ -10,6 +10,7 @@ rows into its records (the store layer knows no stage).
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -26,7 +27,7 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from mlsteward.store.metadata._base import Base, UTCDateTime
 
@@ -232,6 +233,31 @@ class ModelRepository(abc.ABC):
     def datasets(self, version_id: str) -> list[ModelVersionDatasetRow]: ...
 
     @abc.abstractmethod
+    def versions_from_datasets(
+        self, dataset_version_ids: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[ModelVersionDatasetRow, ModelVersionRow, RegisteredModelRow]]:
+        """The versions made from any of ``dataset_version_ids`` (with the link, naming
+        the role, and the model), in one query: by model name, version, role (at most
+        ``limit``)."""
+
+    @abc.abstractmethod
+    def versions_from_runs(
+        self, run_ids: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[ModelVersionRow, RegisteredModelRow]]:
+        """The versions whose source run is one of ``run_ids``, with their model, in one
+        query: by model name, then version (at most ``limit``)."""
+
+    @abc.abstractmethod
+    def aliases_of(self, version_ids: Sequence[str]) -> list[ModelAliasRow]:
+        """The aliases naming any of ``version_ids``, by version id then alias."""
+
+    @abc.abstractmethod
+    def endpoint_routes(self, version_ids: Sequence[str]) -> list[ModelRouteRow]:
+        """Every route of every endpoint that routes to one of ``version_ids`` (the other
+        versions of those endpoints too, so that shares can be computed), in one query:
+        by project, endpoint, then version id."""
+
+    @abc.abstractmethod
     def set_alias(self, row: ModelAliasRow) -> None: ...
 
     @abc.abstractmethod
@@ -351,6 +377,74 @@ class SqlModelRepository(ModelRepository):
             select(ModelVersionDatasetRow)
             .where(ModelVersionDatasetRow.model_version_id == version_id)
             .order_by(ModelVersionDatasetRow.role, ModelVersionDatasetRow.dataset_version_id)
+        ).scalars()
+        return list(rows)
+
+    def versions_from_datasets(
+        self, dataset_version_ids: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[ModelVersionDatasetRow, ModelVersionRow, RegisteredModelRow]]:
+        if not dataset_version_ids:
+            return []
+        query = (
+            select(ModelVersionDatasetRow, ModelVersionRow, RegisteredModelRow)
+            .join(ModelVersionRow, ModelVersionRow.id == ModelVersionDatasetRow.model_version_id)
+            .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
+            .where(ModelVersionDatasetRow.dataset_version_id.in_(list(dataset_version_ids)))
+            .order_by(
+                RegisteredModelRow.name,
+                ModelVersionRow.version,
+                ModelVersionDatasetRow.role,
+                ModelVersionDatasetRow.dataset_version_id,
+            )
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [(link, v, m) for link, v, m in self._session.execute(query)]
+
+    def versions_from_runs(
+        self, run_ids: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[ModelVersionRow, RegisteredModelRow]]:
+        if not run_ids:
+            return []
+        query = (
+            select(ModelVersionRow, RegisteredModelRow)
+            .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
+            .where(ModelVersionRow.source_run_id.in_(list(run_ids)))
+            .order_by(RegisteredModelRow.name, ModelVersionRow.version)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [(v, m) for v, m in self._session.execute(query)]
+
+    def aliases_of(self, version_ids: Sequence[str]) -> list[ModelAliasRow]:
+        if not version_ids:
+            return []
+        rows = self._session.execute(
+            select(ModelAliasRow)
+            .where(ModelAliasRow.model_version_id.in_(list(version_ids)))
+            .order_by(ModelAliasRow.model_version_id, ModelAliasRow.alias)
+        ).scalars()
+        return list(rows)
+
+    def endpoint_routes(self, version_ids: Sequence[str]) -> list[ModelRouteRow]:
+        if not version_ids:
+            return []
+        hit = aliased(ModelRouteRow)
+        serving_one = (
+            select(hit.endpoint)
+            .where(
+                hit.project_id == ModelRouteRow.project_id,
+                hit.endpoint == ModelRouteRow.endpoint,
+                hit.model_version_id.in_(list(version_ids)),
+            )
+            .exists()
+        )
+        rows = self._session.execute(
+            select(ModelRouteRow)
+            .where(serving_one)
+            .order_by(
+                ModelRouteRow.project_id, ModelRouteRow.endpoint, ModelRouteRow.model_version_id
+            )
         ).scalars()
         return list(rows)
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import abc
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Connection,
     Double,
     ForeignKey,
     Index,
@@ -31,9 +33,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mlsteward.store.metadata._base import Base, UTCDateTime
+from mlsteward.store.metadata._experiments import ExperimentRow
 
 __all__ = [
     "LatestMetricRow",
@@ -253,6 +257,14 @@ class RunRepository(abc.ABC):
     @abc.abstractmethod
     def inputs(self, run_id: str) -> list[RunInputRow]: ...
 
+    @abc.abstractmethod
+    def readers_of(
+        self, dataset_version_ids: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[RunInputRow, RunRow, str]]:
+        """The inputs naming any of ``dataset_version_ids``, each with its run and the
+        run's experiment name, in one query: by input time, then run id and role (at most
+        ``limit``)."""
+
 
 def _upsert(dialect: str, table: Table, set_: tuple[str, ...], newer: bool = False) -> Any:
     """``INSERT ... ON CONFLICT (run_id, key) DO UPDATE`` for SQLite and PostgreSQL."""
@@ -301,19 +313,91 @@ def _statement(dialect: str, name: str) -> Any:
     return stmt
 
 
+_SQLITE_SQL: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _sqlite_statement(
+    dialect: Any, name: str, statement: Any, keys: tuple[str, ...]
+) -> tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]], dict[int, Any]] | None:
+    """``(SQL, getter, processors)`` of a write-path statement on SQLite: the getter gives
+    a row's parameters in the SQL's order, and ``processors`` (by position) the bind
+    processors of the column types that convert values (what SQLAlchemy would apply).
+    Compiled once per statement and key set; None when SQLAlchemy must execute it (a
+    Python-side column default to compute, or a parameter that is not a column)."""
+    cache_key = (name, keys)
+    if cache_key in _SQLITE_SQL:
+        cached: tuple[str, Any, dict[int, Any]] | None = _SQLITE_SQL[cache_key]
+        return cached
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    order = list(compiled.positiontup or [])
+    table = statement.table
+    result: tuple[str, Any, dict[int, Any]] | None = None
+    if (
+        order
+        and not compiled.insert_prefetch
+        and not getattr(compiled, "postfetch", None)
+        and all(key in keys and key in table.c for key in order)
+    ):
+        binders = {}
+        for index, key in enumerate(order):
+            process = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                binders[index] = process
+        getter: Callable[[Mapping[str, Any]], Any] = itemgetter(*order)
+        if len(order) == 1:  # itemgetter of one key gives the value, not a 1-tuple
+            only = order[0]
+            getter = lambda row: (row[only],)  # noqa: E731
+        result = (str(compiled), getter, binders)
+    _SQLITE_SQL[cache_key] = result
+    return result
+
+
 class SqlRunRepository(RunRepository):
-    """Runs in a SQLAlchemy session; bulk writes go through SQLAlchemy Core executemany."""
+    """Runs in a SQLAlchemy session; bulk writes go through SQLAlchemy Core executemany
+    (on SQLite, the hot path of tracking, through the same connection's DB-API cursor
+    with SQL compiled once, inside the same transaction)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._bound: Connection | None = None
 
     @property
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
 
+    def _connection(self) -> Connection:
+        """The session's connection (asked once per repository: one transaction)."""
+        if self._bound is None or self._bound.closed:
+            self._bound = self._session.connection()
+        return self._bound
+
     def _core(self, name: str, rows: list[dict[str, Any]]) -> None:
-        connection = self._session.connection()
+        connection = self._connection()
         statement = _statement(connection.dialect.name, name)
+        if connection.dialect.name == "sqlite":
+            fast = _sqlite_statement(connection.dialect, name, statement, tuple(rows[0]))
+            if fast is not None:  # the hot path of tracking: no per-call compilation
+                sql, getter, binders = fast
+                params = [getter(row) for row in rows]
+                if binders:  # the few columns whose type converts the value (times, flags)
+                    params = [
+                        tuple(
+                            binders[i](value) if i in binders else value
+                            for i, value in enumerate(values)
+                        )
+                        for values in params
+                    ]
+                cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.executemany(sql, params)
+                except connection.dialect.loaded_dbapi.Error as exc:
+                    # as SQLAlchemy would raise it (OperationalError, IntegrityError, ...)
+                    raise DBAPIError.instance(
+                        sql, params, exc, connection.dialect.loaded_dbapi.Error
+                    ) from exc
+                finally:
+                    cursor.close()
+                return
         connection.execute(statement, rows[0] if len(rows) == 1 else rows)
 
     def add(self, row: RunRow) -> None:
@@ -458,6 +542,22 @@ class SqlRunRepository(RunRepository):
             .order_by(RunInputRow.created_at, RunInputRow.role)
         )
         return list(self._session.execute(query).scalars())
+
+    def readers_of(
+        self, dataset_version_ids: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[RunInputRow, RunRow, str]]:
+        if not dataset_version_ids:
+            return []
+        query = (
+            select(RunInputRow, RunRow, ExperimentRow.name)
+            .join(RunRow, RunRow.id == RunInputRow.run_id)
+            .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
+            .where(RunInputRow.dataset_version_id.in_(list(dataset_version_ids)))
+            .order_by(RunInputRow.created_at, RunInputRow.run_id, RunInputRow.role)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [(item, run, name) for item, run, name in self._session.execute(query)]
 
 
 def _table(row_class: type[Base]) -> Table:
