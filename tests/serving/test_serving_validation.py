@@ -143,6 +143,7 @@ def test_health_readiness_and_metrics(server: LiveServer, acs_rows) -> None:
     assert 'status="rejected"' in text
     assert 'steward_request_latency_ms_bucket{endpoint="acs",model="acs@1"' in text
     assert "steward_prediction_log_written_rows" in text
+    assert "worker=" not in text  # one worker: its numbers are the server's, no label
 
 
 def test_a_model_that_raises_answers_500_and_the_server_stays_up(

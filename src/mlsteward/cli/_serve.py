@@ -45,6 +45,12 @@ def serve(
         False, "--no-controller", help="Do not move rollouts in this server."
     ),
     threads: int = typer.Option(1, "--threads", help="Native threads per worker for models."),
+    metrics_interval: float = typer.Option(
+        1.0,
+        "--metrics-interval",
+        help="With --workers N: how often each worker shares its metrics (seconds); "
+        "/metrics sums all workers, the others' numbers at most this old.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="Server log level."),
 ) -> None:
     """Serve model endpoints over HTTP: predictions, feedback, metrics, health."""
@@ -71,6 +77,7 @@ def serve(
         domain=domain,  # type: ignore[arg-type]  # checked above
         bundle=bundle,
         trust=trust,
+        metrics_interval=metrics_interval,
     )
     run_server(
         options,

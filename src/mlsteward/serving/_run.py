@@ -4,6 +4,9 @@ One worker runs the app in this process. Several workers (``--workers N``) are s
 processes started by uvicorn, each building its own runtime from a spec passed in the
 environment (``STEWARD_SERVE_SPEC``); they share the port, the store and the log
 directory (each writes its own segments), and one of them runs the rollout controller.
+They also share a fresh temporary directory, made by :func:`serve` and removed when it
+returns, where each publishes its metrics so that ``/metrics`` answers for all of them
+(``_workermetrics``); a server of one worker makes no such directory.
 
 Each worker limits the native thread pools of numpy and scikit-learn to ``threads``
 (default 1): a server answers many small requests at once, where one thread per worker
@@ -17,6 +20,8 @@ import dataclasses
 import importlib.util
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,8 +52,10 @@ def build_runtime(
     uri: str | None = None,
     artifacts: str | None = None,
     log_dir: Path | None = None,
+    metrics_dir: Path | None = None,
 ) -> ServingRuntime:
-    """A runtime for ``options``: the store's models, or a bundle's when one is given."""
+    """A runtime for ``options``: the store's models, or a bundle's when one is given;
+    ``metrics_dir`` is the directory the workers of one server share their metrics in."""
     store: Store | None = None
     root = log_dir or options.log_dir
     if options.bundle is None:
@@ -57,7 +64,7 @@ def build_runtime(
         root = root or log_root(store, config)
     else:
         root = root or Path(".steward").resolve()
-    return ServingRuntime(options, store=store, log_root=Path(root))
+    return ServingRuntime(options, store=store, log_root=Path(root), metrics_dir=metrics_dir)
 
 
 def app_from_env() -> ModelServerApp:
@@ -75,6 +82,7 @@ def app_from_env() -> ModelServerApp:
         uri=spec.get("uri"),
         artifacts=spec.get("artifacts"),
         log_dir=None if spec.get("log_root") is None else Path(spec["log_root"]),
+        metrics_dir=None if spec.get("metrics_dir") is None else Path(spec["metrics_dir"]),
     )
     return create_app(runtime)
 
@@ -106,6 +114,10 @@ def serve(
         raise InvalidInput(f"--workers is a whole number >= 1, got {workers}.")
     if not 0 <= port <= 65535:
         raise InvalidInput(f"--port is a TCP port from 0 to 65535, got {port}.")
+    if not options.metrics_interval > 0:
+        raise InvalidInput(
+            f"--metrics-interval is a number of seconds > 0, got {options.metrics_interval}."
+        )
     if workers == 1:
         _limit_threads(threads)
         runtime = build_runtime(options, uri=uri, artifacts=artifacts)
@@ -123,21 +135,27 @@ def serve(
             values[key] = str(values[key])
     values["endpoints"] = list(values["endpoints"])
     config = load_config({"uri": uri, "artifacts": artifacts}) if options.bundle is None else None
+    # fresh for every run: a directory left by a server that crashed is never read
+    metrics_dir = Path(tempfile.mkdtemp(prefix="steward-metrics-"))
     os.environ[SPEC_ENV] = json.dumps(
         {
             "options": values,
             "uri": None if config is None else config.uri,
             "artifacts": None if config is None else config.artifacts,
             "log_root": str(probe.log_root),
+            "metrics_dir": str(metrics_dir),
             "threads": threads,
         }
     )
-    uvicorn.run(
-        "mlsteward.serving._run:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        **_uvicorn_options(),
-    )
+    try:
+        uvicorn.run(
+            "mlsteward.serving._run:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            **_uvicorn_options(),
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -40,6 +40,7 @@ from mlsteward.serving._metrics import ServerMetrics
 from mlsteward.serving._models import ServedModel
 from mlsteward.serving._predlog import PredictionLog
 from mlsteward.serving._router import Router, WeightedRouter
+from mlsteward.serving._workermetrics import WorkerMetrics
 from mlsteward.store import Store
 from mlsteward.store.metadata import SqlServingRepository
 
@@ -76,6 +77,7 @@ class ServeOptions:
     bundle: Path | None = None
     trust: bool = False
     fsync: bool = True
+    metrics_interval: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class ServingRuntime:
         loader: ModelLoader | None = None,
         router_factory: RouterFactory | None = None,
         log_root: Path | None = None,
+        metrics_dir: Path | None = None,
     ) -> None:
         self.options = options
         self.store = store
@@ -200,6 +203,12 @@ class ServingRuntime:
         )
         self.endpoints: dict[str, EndpointState] = {}
         self.metrics = ServerMetrics()
+        # several workers: each publishes its numbers there and /metrics sums them all
+        self.shared_metrics = (
+            None
+            if metrics_dir is None
+            else WorkerMetrics(metrics_dir, self.metrics, interval=options.metrics_interval)
+        )
         self.log_root = log_root
         self.log: PredictionLog | None = None
         if options.log and log_root is not None:

@@ -4,7 +4,7 @@
 ``POST /v1/endpoints/{E}/predict``         rows in, predictions (and probabilities) out
 ``POST /v1/endpoints/{E}/feedback``        ground truth for earlier request ids
 ``GET  /v1/endpoints`` and ``/{E}``        what is served: routes, models, signatures
-``GET  /metrics``                          Prometheus text format
+``GET  /metrics``                          Prometheus text format (summed over workers)
 ``GET  /healthz``, ``/readyz``             liveness; readiness (models loaded, store, log)
 ``GET  /openapi.json``                     the OpenAPI document
 =========================================  ==============================================
@@ -26,6 +26,7 @@ call (``_batcher``), and the log row is queued for a background writer (``_predl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import itertools
@@ -383,8 +384,14 @@ class _Handlers:
         return _json(200, detail)
 
     async def metrics(self, request: Request) -> Response:
+        """This process's numbers; with several workers, the sum over all of them (the
+        header ``X-Steward-Worker`` names the process that answered)."""
+        shared = self.runtime.shared_metrics
+        text = self.runtime.metrics.render() if shared is None else await shared.render()
         return Response(
-            self.runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+            text,
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+            headers={"x-steward-worker": self.runtime.metrics.worker},
         )
 
     async def healthz(self, request: Request) -> Response:
@@ -482,6 +489,8 @@ def create_app(runtime: ServingRuntime, *, manage: bool = True) -> ModelServerAp
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage:
             await asyncio.get_running_loop().run_in_executor(None, runtime.start)
+        shared = runtime.shared_metrics
+        publisher = None if shared is None else asyncio.ensure_future(shared.run())
         # what is loaded now lives as long as the server: keep it out of the cyclic garbage
         # collector's way, so that its full collections stay short (no latency spikes)
         gc.collect()
@@ -489,8 +498,14 @@ def create_app(runtime: ServingRuntime, *, manage: bool = True) -> ModelServerAp
         try:
             yield
         finally:
+            if publisher is not None:
+                publisher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await publisher
             if manage:
                 await asyncio.get_running_loop().run_in_executor(None, runtime.stop)
+            if shared is not None:
+                await shared.close()  # after the log's last flush: its final numbers
 
     app = FastAPI(
         title="Steward model server",
