@@ -12,9 +12,10 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from serving_helpers import LiveServer, StoreCopy, free_port, records, wait_for
@@ -22,10 +23,19 @@ from serving_helpers import LiveServer, StoreCopy, free_port, records, wait_for
 from mlsteward.serving._metrics import LATENCY_BUCKETS_MS, MetricsSnapshot, ServerMetrics
 from mlsteward.serving._workermetrics import WorkerMetrics, WorkerSnapshot, read_snapshots
 
+T = TypeVar("T")
+
 _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a fresh event loop in its own thread: another test of this
+    process (Playwright's sync API) may keep a loop running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def parse(text: str) -> Series:
@@ -106,7 +116,7 @@ def test_two_snapshots_and_live_counters_sum_to_one_exposition(tmp_path: Path) -
         )
     live = WorkerMetrics(tmp_path, a, worker=str(os.getpid()))
 
-    text = asyncio.run(live.render())
+    text = run_async(live.render())
     samples = parse(text)
     ok = {"endpoint": "acs", "model": "acs@1", "status": "ok", "shadow": "false"}
     assert total(samples, **ok) == 4  # 2 live + 1 + 1
@@ -169,7 +179,7 @@ def test_totals_never_go_backwards_whichever_worker_answers(tmp_path: Path) -> N
         seen.append(total(parse(await workers["b"].render())))
         return seen
 
-    seen = asyncio.run(scenario())
+    seen = run_async(scenario())
     assert all(x <= y for x, y in itertools.pairwise(seen)), seen
     assert seen[-1] == sum(v for v in a.requests.values()) + sum(b.requests.values())
     assert seen[-1] == sum(step % 4 + 1 for step in range(60))
@@ -186,7 +196,7 @@ def test_a_worker_that_stopped_or_died_keeps_its_counts(tmp_path: Path) -> None:
         await WorkerMetrics(tmp_path, died, worker=gone).publish()
         return await WorkerMetrics(tmp_path, live).render()
 
-    samples = parse(asyncio.run(scenario()))
+    samples = parse(run_async(scenario()))
     assert total(samples) == 9
     assert worker_up(samples) == {str(os.getppid()): 0, gone: 0, str(os.getpid()): 1}
 
@@ -248,7 +258,7 @@ def test_a_foreign_file_is_skipped_not_summed(tmp_path: Path) -> None:
     (tmp_path / "worker-99-junk.json").write_bytes(b'{"format": 1, "metrics": {"requ')
     (tmp_path / "notes.txt").write_text("not a snapshot")
     live = _metrics([("acs", "acs@1", "ok", 1, 1.0, False)])
-    samples = parse(asyncio.run(WorkerMetrics(tmp_path, live, worker="1").render()))
+    samples = parse(run_async(WorkerMetrics(tmp_path, live, worker="1").render()))
     assert total(samples) == 1
     assert [p.name for p in tmp_path.glob("worker-1-*.json")]  # its own file was written
 
