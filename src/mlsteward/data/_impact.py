@@ -37,6 +37,7 @@ from mlsteward.data._impact_records import (
 from mlsteward.data._lineage import MAX_DEPTH
 from mlsteward.data._records import DatasetVersion
 from mlsteward.data._versions import resolve_in
+from mlsteward.projects import only_project_name
 from mlsteward.store import Store
 from mlsteward.store.metadata import (
     ModelRouteRow,
@@ -70,14 +71,7 @@ def _project_name(session: Session, project: str | None) -> str:
     """``project``, or the store's only project when None."""
     if project is not None:
         return project
-    names = [p.name for p in SqlProjectRepository(session).list()]
-    if len(names) == 1:
-        return names[0]
-    known = f" Projects: {', '.join(names[:20])}." if names else " There is no project yet."
-    raise InvalidInput(
-        f"Which project? The store has {len(names)} projects; pass project=NAME "
-        f"(CLI: --project NAME).{known}"
-    )
+    return only_project_name([p.name for p in SqlProjectRepository(session).list()], None)
 
 
 def _short(name: str, version: str) -> str:

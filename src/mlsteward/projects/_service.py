@@ -5,7 +5,7 @@ from __future__ import annotations
 from mlsteward.core import InvalidInput, Project, new_id, utcnow, validate_name
 from mlsteward.store import Store
 
-__all__ = ["create_project", "get_project", "list_projects"]
+__all__ = ["create_project", "get_project", "list_projects", "only_project_name", "project_or_only"]
 
 MAX_DESCRIPTION = 10_000
 
@@ -46,3 +46,24 @@ def list_projects(store: Store) -> list[Project]:
 
     with store.reader() as session:
         return SqlProjectRepository(session).list()
+
+
+def only_project_name(names: list[str], project: str | None) -> str:
+    """``project``, or the only name of ``names`` (the store's projects) when None; an
+    error saying which to pass otherwise."""
+    if project is not None:
+        return project
+    if len(names) == 1:
+        return names[0]
+    known = f" Projects: {', '.join(names[:20])}." if names else " There is no project yet."
+    raise InvalidInput(
+        f"Which project? The store has {len(names)} projects; pass project=NAME "
+        f"(CLI: --project NAME).{known}"
+    )
+
+
+def project_or_only(store: Store, project: str | None) -> str:
+    """``project``, or the store's only project when None."""
+    if project is not None:
+        return project
+    return only_project_name([p.name for p in list_projects(store)], None)

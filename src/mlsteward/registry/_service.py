@@ -27,6 +27,7 @@ from mlsteward.core import (
     Project,
     utcnow,
 )
+from mlsteward.projects import project_or_only
 from mlsteward.registry._records import (
     CharterRef,
     DatasetRef,
@@ -78,17 +79,7 @@ def entity_id(project: str, name: str) -> str:
 
 def default_project(store: Store, project: str | None) -> str:
     """``project``, or the store's only project when None."""
-    if project is not None:
-        return project
-    with store.reader() as session:
-        names = [p.name for p in SqlProjectRepository(session).list()]
-    if len(names) == 1:
-        return names[0]
-    known = f" Projects: {', '.join(names[:20])}." if names else " There is no project yet."
-    raise InvalidInput(
-        f"Which project? The store has {len(names)} projects; pass project=NAME "
-        f"(CLI: --project NAME).{known}"
-    )
+    return project_or_only(store, project)
 
 
 def check_reason(reason: object, what: str) -> str:

@@ -4,7 +4,7 @@ Writing never blocks a request: the server appends one :class:`LogItem` per requ
 bounded in-memory queue and a background thread turns the queue into segments (see
 ``_segments`` for the layout and the atomic write) every ``flush_records`` rows or every
 ``flush_seconds``, whichever comes first. When the queue is full (the disk stalls) new
-items are dropped and counted (``steward_prediction_log_dropped_total``), the request is
+items are dropped and counted (``steward_prediction_log_dropped_rows``), the request is
 still answered.
 
 **Durability bound.** A row is on disk at most ``flush_seconds`` (default 1 s) plus the
