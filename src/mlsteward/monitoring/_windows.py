@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar
 import pyarrow as pa
 
 from mlsteward.core import InvalidInput, NotFound, ensure_utc, require
+from mlsteward.monitoring._layout import LABEL_NAMES, TIME_NAMES, LogLayout, detect_layout, quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,9 +50,6 @@ __all__ = [
 
 _DURATION: Final = re.compile(r"^\s*([1-9][0-9]*)\s*(s|m|h|d|w)\s*$")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_TIME_NAMES: Final = ("time", "timestamp", "ts", "created_at")
-_LATENCY_NAMES: Final = ("latency_ms", "latency")
-_LABEL_NAMES: Final = ("label", "y_true", "target", "ground_truth", "value")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -174,96 +172,6 @@ def _has_files(root: Path | str) -> bool:
     return path.is_file() or (path.is_dir() and any(path.rglob("*.parquet")))
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-@dataclass(frozen=True)
-class LogLayout:
-    """Where each field is in the log, as DuckDB expressions over its columns."""
-
-    time: str
-    request_id: str
-    inputs: dict[str, str]
-    model_version: str | None = None
-    prediction: str | None = None
-    probability: str | None = None
-    probabilities: str | None = None
-    latency_ms: str | None = None
-    status: str | None = None
-    error: str | None = None
-    shadow: str | None = None
-    date: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)
-
-
-def _detect(columns: dict[str, str], struct_fields: Any, where: str) -> LogLayout:
-    """The layout of a log with ``columns`` (name to DuckDB type); ``struct_fields(name)``
-    lists the fields of a struct column."""
-    lower = {name.lower(): name for name in columns}
-
-    def top(*names: str) -> str | None:
-        for name in names:
-            if name in lower:
-                return _quote(lower[name])
-        return None
-
-    time = top(*_TIME_NAMES)
-    request_id = top("request_id", "id", "request")
-    if time is None or request_id is None:
-        raise InvalidInput(
-            f"The prediction log at {where} has no {'time' if time is None else 'request_id'} "
-            f"column; its columns are {', '.join(columns)}. The log must record the request "
-            "id and the time of every prediction."
-        )
-    inputs: dict[str, str] = {}
-    for struct in ("inputs", "input", "features", "request"):
-        for name in struct_fields(lower.get(struct)):
-            inputs[name] = f"{_quote(lower[struct])}.{_quote(name)}"
-        if inputs:
-            break
-    if not inputs:
-        for name in columns:
-            for prefix in ("inputs.", "input.", "features."):
-                if name.lower().startswith(prefix):
-                    inputs[name[len(prefix) :]] = _quote(name)
-    out_struct = lower.get("outputs") or lower.get("output")
-    outputs = {f.lower(): f for f in struct_fields(out_struct)}
-
-    def output(*names: str) -> str | None:
-        found = top(*names)
-        if found is not None:
-            return found
-        for name in names:
-            if name in outputs and out_struct is not None:
-                return f"{_quote(out_struct)}.{_quote(outputs[name])}"
-        return None
-
-    model_version = top("model_version", "version")
-    model_name = top("model", "model_name")
-    version_type = columns.get(lower.get("model_version", lower.get("version", "")), "")
-    if model_version is not None and model_name is not None and "INT" in version_type.upper():
-        # serving logs the model's name and its version number apart: NAME@VERSION
-        model_version = f"({model_name} || '@' || CAST({model_version} AS VARCHAR))"
-    elif model_version is None:
-        model_version = model_name
-    return LogLayout(
-        time=time,
-        request_id=request_id,
-        inputs=inputs,
-        model_version=model_version,
-        prediction=output("prediction", "predicted", "y_pred"),
-        probability=output("probability", "score", "proba", "y_pred_proba"),
-        probabilities=output("probabilities", "class_probabilities", "probas"),
-        latency_ms=top(*_LATENCY_NAMES),
-        status=top("status", "outcome"),
-        error=top("error", "error_message"),
-        shadow=top("shadow", "is_shadow"),
-        date=top("date"),
-        columns=columns,
-    )
-
-
 class LogReader:
     """The prediction log (and feedback) of one endpoint, queried with DuckDB.
 
@@ -329,11 +237,11 @@ class LogReader:
             if name is None or not types.get(name, "").upper().startswith("STRUCT("):
                 return []
             inner = self._db.execute(
-                f"DESCRIBE SELECT unnest({_quote(name)}) FROM {source}"
+                f"DESCRIBE SELECT unnest({quote(name)}) FROM {source}"
             ).fetchall()
             return [str(r[0]) for r in inner]
 
-        self.layout = _detect(types, struct_fields, self.predictions)
+        self.layout = detect_layout(types, struct_fields, self.predictions)
         self._source = source
 
     def _count(self, source: str) -> int:
@@ -350,16 +258,16 @@ class LogReader:
             str(r[0]).lower(): str(r[0])
             for r in self._db.execute(f"DESCRIBE SELECT * FROM {fb}").fetchall()
         }
-        label = next((names[n] for n in _LABEL_NAMES if n in names), None)
+        label = next((names[n] for n in LABEL_NAMES if n in names), None)
         rid = names.get("request_id")
-        when = next((names[n] for n in _TIME_NAMES if n in names), None)
+        when = next((names[n] for n in TIME_NAMES if n in names), None)
         if label is None or rid is None:
             raise InvalidInput(
                 f"The feedback at {self.feedback} needs request_id and label columns; it "
                 f"has {', '.join(names.values())}."
             )
-        order = _quote(when) if when else "1"
-        self._feedback_query = (fb, _quote(rid), _quote(label), order)
+        order = quote(when) if when else "1"
+        self._feedback_query = (fb, quote(rid), quote(label), order)
 
     def _serving_view(self, start: datetime | None, end: datetime | None, *, labels: bool) -> str:
         """A view over the serving package's reader for ``[start, end)`` (files outside
@@ -542,7 +450,7 @@ class LogReader:
             )
 
         def col(expr: str | None, alias: str) -> str:
-            return f"{expr if expr is not None else 'NULL'} AS {_quote(alias)}"
+            return f"{expr if expr is not None else 'NULL'} AS {quote(alias)}"
 
         selected = [
             f"{rid} AS request_id",
@@ -551,7 +459,7 @@ class LogReader:
                 f"CAST({layout.model_version} AS VARCHAR)" if layout.model_version else None,
                 "model_version",
             ),
-            *(f"{layout.inputs[n]} AS {_quote(n)}" for n in names),
+            *(f"{layout.inputs[n]} AS {quote(n)}" for n in names),
             col(layout.prediction, "prediction"),
             col(
                 f"CAST({layout.probability} AS DOUBLE)" if layout.probability else None,
@@ -572,7 +480,7 @@ class LogReader:
                 else (None if labels == "NULL" else labels),
                 "label",
             ),
-            *(f"{_quote(e)}" for e in extra),
+            *(f"{quote(e)}" for e in extra),
         ]
         order = "ORDER BY time, request_id"
         if self._feedback_query is None:
