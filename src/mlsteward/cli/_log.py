@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from mlsteward.cli._common import STATE, console, print_json
+from mlsteward.cli._common import STATE, console, print_json, progress_bar
 from mlsteward.core import InvalidInput
 
 __all__ = ["app"]
@@ -56,20 +55,7 @@ def compact(
     if format not in _FORMATS:
         raise InvalidInput(f"--format {format!r} is not known; expected text or json.")
     kinds = _KINDS[kind]
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=format == "json",
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"Compacting the log of {endpoint}", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with progress_bar(f"Compacting the log of {endpoint}", disable=format == "json") as advance:
         if log is not None:
             report = compact_log(
                 log, endpoint, kinds=kinds, before=before, dry_run=dry_run, progress=advance

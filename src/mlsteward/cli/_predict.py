@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from mlsteward.cli._common import STATE, console, print_json
+from mlsteward.cli._common import STATE, console, print_json, progress_bar
 
 __all__ = ["predict"]
 
@@ -28,20 +27,7 @@ def predict(
 ) -> None:
     """Score a Parquet file with a model version, in batches, with a progress bar."""
     client = STATE.client()
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=as_json,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"Scoring with {ref}", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with progress_bar(f"Scoring with {ref}", disable=as_json) as advance:
         result = client.predict_batch(
             ref,
             input,

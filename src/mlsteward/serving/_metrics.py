@@ -175,24 +175,21 @@ def _number(value: float) -> str:
 def render(snapshot: MetricsSnapshot, workers: Mapping[str, bool] | None = None) -> str:
     """``snapshot`` in the Prometheus text format; with ``workers`` (process id: running),
     a ``steward_worker_up`` gauge per worker whose numbers the snapshot sums."""
-    lines = [
-        "# HELP steward_requests_total Prediction requests by endpoint, model version and outcome.",
-        "# TYPE steward_requests_total counter",
-    ]
-    for (endpoint, model, status, shadow), value in sorted(snapshot.requests.items()):
-        lines.append(
-            f'steward_requests_total{{endpoint="{_label(endpoint)}",model="{_label(model)}",'
-            f'status="{status}",shadow="{shadow}"}} {value}'
-        )
-    lines += [
-        "# HELP steward_rows_total Rows predicted (a request may carry many).",
-        "# TYPE steward_rows_total counter",
-    ]
-    for (endpoint, model, status, shadow), value in sorted(snapshot.rows.items()):
-        lines.append(
-            f'steward_rows_total{{endpoint="{_label(endpoint)}",model="{_label(model)}",'
-            f'status="{status}",shadow="{shadow}"}} {value}'
-        )
+    lines: list[str] = []
+    for name, help_text, counts in (
+        (
+            "steward_requests_total",
+            "Prediction requests by endpoint, model version and outcome.",
+            snapshot.requests,
+        ),
+        ("steward_rows_total", "Rows predicted (a request may carry many).", snapshot.rows),
+    ):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+        for (endpoint, model, status, shadow), value in sorted(counts.items()):
+            lines.append(
+                f'{name}{{endpoint="{_label(endpoint)}",model="{_label(model)}",'
+                f'status="{status}",shadow="{shadow}"}} {value}'
+            )
     lines += [
         "# HELP steward_errors_total Requests the model failed to answer (HTTP 500).",
         "# TYPE steward_errors_total counter",
